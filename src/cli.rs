@@ -1,0 +1,130 @@
+//! Command-line types (clap derive). Help text comes from these doc comments.
+//!
+//! Secrets are never taken as arguments (shell history) nor bound through clap's
+//! `env =` (`--help` would print them): see [`crate::password`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
+use crate::validate::CredentialType;
+
+/// A local, encrypted credential vault for AI agents, served over MCP.
+///
+/// Master password: CREDVAULT_PASSWORD_FILE (a file holding it; preferred),
+/// CREDVAULT_PASSWORD, or a prompt on the terminal.
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or vault locked.
+#[derive(Debug, Parser)]
+#[command(name = "credvault", version, propagate_version = true)]
+pub struct Cli {
+    /// Vault file [default: $XDG_DATA_HOME/credvault/vault.redb or ~/.local/share/credvault/vault.redb]
+    #[arg(long, global = true, env = "CREDVAULT_PATH", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Log level or filter for stderr (RUST_LOG takes precedence)
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    pub log_level: String,
+    /// Log line format
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Argon2id cost for a vault created by this command (stored in the file).
+#[derive(Debug, Clone, Args)]
+pub struct KdfArgs {
+    /// Argon2id memory in MiB for a new vault (8..=4096)
+    #[arg(long, global = true, env = "CREDVAULT_KDF_MEMORY_MIB", default_value_t = 256, value_name = "MIB")]
+    pub kdf_memory_mib: u32,
+    /// Argon2id passes for a new vault (1..=64)
+    #[arg(long, global = true, env = "CREDVAULT_KDF_ITERATIONS", default_value_t = 3, value_name = "N")]
+    pub kdf_iterations: u32,
+    /// Argon2id lanes for a new vault (1..=16)
+    #[arg(long, global = true, env = "CREDVAULT_KDF_PARALLELISM", default_value_t = 1, value_name = "N")]
+    pub kdf_parallelism: u32,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new, empty vault
+    Init,
+    /// Serve the MCP tools (stdio by default)
+    Serve(ServeArgs),
+    /// List stored credentials (never values)
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Only this service
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+    },
+    /// Store a credential; the value is read from a prompt or stdin
+    Store {
+        /// Service: catalog id (openai, anthropic, …) or custom.<name>
+        #[arg(long, value_name = "SERVICE")]
+        service: String,
+        /// How the value is presented to the service
+        #[arg(long = "type", value_enum, default_value = "api_key")]
+        credential_type: CliCredentialType,
+        /// Label (default "default"); the same service and name replaces
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Named secrets
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {}
+
+/// `secret` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Create a named secret; the value is read from a prompt or stdin
+    Create {
+        /// Environment-variable name, e.g. OPENAI_API_KEY
+        #[arg(long)]
+        name: String,
+        /// Provider id or slug
+        #[arg(long)]
+        provider: String,
+    },
+}
+
+/// `--type` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CliCredentialType {
+    /// Authorization: Bearer
+    Bearer,
+    /// API-key header
+    #[value(name = "api_key")]
+    ApiKey,
+}
+
+impl From<CliCredentialType> for CredentialType {
+    fn from(t: CliCredentialType) -> Self {
+        match t {
+            CliCredentialType::Bearer => Self::Bearer,
+            CliCredentialType::ApiKey => Self::ApiKey,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

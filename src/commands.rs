@@ -1,0 +1,243 @@
+//! One function per subcommand. Output for people goes to stdout here; the
+//! stdio server writes nothing but protocol messages there.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::{Cli, Command, SecretCommand};
+use crate::config::default_vault_path;
+use crate::crypto::kdf::KdfParams;
+use crate::error::{ApiError, VaultError, exit};
+use crate::mcp::{CredVaultServer, UnlockConfig, VaultAccess};
+use crate::password::{self, Prompt};
+use crate::secret::SecretString;
+use crate::validate;
+use crate::vault::Vault;
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A vault failure (3 when locked, else 1).
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Invalid input (1).
+    #[error("{0}")]
+    Invalid(ApiError),
+    /// Bad combination of options (2).
+    #[error("{0}")]
+    Usage(String),
+    /// Anything else (1).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Vault(e) if e.is_locked() => exit::LOCKED,
+            Self::Usage(_) => exit::USAGE,
+            _ => exit::FAILURE,
+        }
+    }
+}
+
+impl From<ApiError> for CliError {
+    fn from(e: ApiError) -> Self {
+        match e.code {
+            423 => Self::Vault(VaultError::WrongPassword),
+            _ => Self::Invalid(e),
+        }
+    }
+}
+
+/// Settings resolved from flags and the environment.
+struct Settings {
+    vault: PathBuf,
+    kdf: KdfParams,
+}
+
+impl Settings {
+    fn resolve(cli: &Cli) -> Result<Self, CliError> {
+        let vault = match &cli.vault {
+            Some(p) => p.clone(),
+            None => default_vault_path()
+                .ok_or_else(|| CliError::Usage("cannot find a home directory: pass --vault PATH".into()))?,
+        };
+        let kdf = KdfParams {
+            m_kib: cli.kdf.kdf_memory_mib.saturating_mul(1024),
+            t: cli.kdf.kdf_iterations,
+            p: cli.kdf.kdf_parallelism,
+        };
+        kdf.check().map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(Self { vault, kdf })
+    }
+
+    fn open(&self) -> Result<Vault, CliError> {
+        if !self.vault.exists() {
+            return Err(VaultError::Missing(self.vault.display().to_string()).into());
+        }
+        let pw = password::read(Prompt::Once)?.ok_or(VaultError::NoPassword)?;
+        Ok(Vault::open(&self.vault, &pw)?)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::resolve(&cli)?;
+    match cli.command {
+        Command::Init => init(&settings),
+        Command::Serve(_) => serve(&settings),
+        Command::List { json, service } => list(&settings, json, service),
+        Command::Store {
+            service,
+            credential_type,
+            name,
+        } => {
+            let mut args = Map::new();
+            args.insert("service_id".into(), json!(service));
+            args.insert("credential_type".into(), json!(crate::validate::CredentialType::from(credential_type).as_str()));
+            if let Some(name) = name {
+                args.insert("name".into(), json!(name));
+            }
+            args.insert("credential_value".into(), Value::String(read_value("Credential value: ")?.take()));
+            let req = validate::store_credential(args)?;
+            let stored = settings.open()?.store_credential(&req)?;
+            let c = &stored.credential;
+            println!(
+                "{} {}/{} ({})",
+                if stored.replaced { "replaced" } else { "stored" },
+                c.service,
+                c.name,
+                c.id
+            );
+            Ok(())
+        }
+        Command::Secret(SecretCommand::Create { name, provider }) => {
+            let mut args = Map::new();
+            args.insert("name".into(), json!(name));
+            args.insert("provider".into(), json!(provider));
+            args.insert("value".into(), Value::String(read_value("Secret value: ")?.take()));
+            let req = validate::create_secret(args)?;
+            let s = settings.open()?.create_secret(&req)?;
+            println!("created {} {} ({})", s.name, s.masked_value, s.id);
+            Ok(())
+        }
+    }
+}
+
+/// A value from the terminal (no echo) or, when piped, all of stdin.
+fn read_value(label: &str) -> Result<Taken, CliError> {
+    if std::io::stdin().is_terminal() {
+        return Ok(Taken(password::ask(label)?));
+    }
+    let mut buf = String::new();
+    std::io::stdin()
+        .read_to_string(&mut buf)
+        .map_err(|e| CliError::Other(format!("reading the value from stdin: {e}")))?;
+    Ok(Taken(SecretString::new(buf)))
+}
+
+/// A secret about to be handed to the validator as a JSON string.
+struct Taken(SecretString);
+
+impl Taken {
+    /// The validator moves the string into a new [`SecretString`]; this copy is
+    /// wiped when `self` drops.
+    fn take(self) -> String {
+        self.0.expose().to_owned()
+    }
+}
+
+fn init(s: &Settings) -> Result<(), CliError> {
+    if crate::vault::store::exists(&s.vault) {
+        return Err(VaultError::AlreadyExists(s.vault.display().to_string()).into());
+    }
+    let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;
+    if pw.is_empty() {
+        return Err(CliError::Usage("the master password must not be empty".into()));
+    }
+    let vault = Vault::create(&s.vault, &pw, s.kdf)?;
+    println!("created vault {} at {}", vault.id(), s.vault.display());
+    Ok(())
+}
+
+fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliError> {
+    let mut args = Map::new();
+    if let Some(service) = service {
+        args.insert("service_id".into(), json!(service));
+    }
+    let filter = validate::list_credentials(args)?;
+    let creds = s.open()?.list_credentials(filter.as_ref().map(|f| f.id.as_str()))?;
+    if as_json {
+        let items: Vec<_> = creds.iter().map(crate::mcp::CredentialItem::from).collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "credentials": items })).unwrap_or_default());
+        return Ok(());
+    }
+    let rows: Vec<[String; 6]> = creds
+        .iter()
+        .map(|c| {
+            [
+                c.id.to_string(),
+                c.service.clone(),
+                c.name.clone(),
+                c.credential_type.as_str().to_owned(),
+                crate::mcp::rfc3339(c.created_at),
+                c.last_used_at.map(crate::mcp::rfc3339).unwrap_or_else(|| "never".into()),
+            ]
+        })
+        .collect();
+    let header = ["ID", "SERVICE", "NAME", "TYPE", "CREATED", "LAST USED"].map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    Ok(())
+}
+
+fn serve(s: &Settings) -> Result<(), CliError> {
+    harden_process();
+    let password = password::read(Prompt::Never)?;
+    if password.is_none() {
+        tracing::warn!("no master password (set CREDVAULT_PASSWORD_FILE): tool calls will answer vault_locked");
+    }
+    let config = UnlockConfig {
+        path: s.vault.clone(),
+        password,
+        kdf: s.kdf,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        use rmcp::ServiceExt;
+        let server = CredVaultServer::new(VaultAccess::start(config));
+        let running = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| CliError::Other(format!("MCP handshake failed: {e}")))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| CliError::Other(format!("MCP server stopped: {e}")))?;
+        Ok(())
+    })
+}
+
+/// No core dumps and no same-user ptrace of a process holding keys.
+fn harden_process() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!("could not set PR_SET_DUMPABLE=0: {e}");
+    }
+}

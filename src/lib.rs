@@ -1,0 +1,40 @@
+//! credvault: a local, encrypted credential vault for AI agents, served over the
+//! Model Context Protocol.
+//!
+//! Values go in through `store_credential` and `create_secret`; they are sealed
+//! with crypto_secretbox under a data key wrapped by an Argon2id-derived master
+//! key, kept in one redb file, and never come back out to the model.
+//!
+//! ```no_run
+//! use credvault::{KdfParams, SecretString, Vault};
+//! # fn main() -> Result<(), credvault::VaultError> {
+//! let vault = Vault::open_or_create(
+//!     std::path::Path::new("/tmp/demo.redb"),
+//!     &SecretString::from("correct horse battery staple"),
+//!     KdfParams::DEFAULT,
+//! )?.0;
+//! for c in vault.list_credentials(None)? {
+//!     println!("{} {} {}", c.id, c.service, c.name);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod catalog;
+pub mod crypto;
+pub mod error;
+pub mod mask;
+pub mod mcp;
+pub mod secret;
+pub mod validate;
+pub mod vault;
+
+pub use crypto::kdf::KdfParams;
+pub use error::{ApiError, VaultError};
+pub use secret::SecretString;
+pub use vault::Vault;
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod password;

@@ -1,0 +1,19 @@
+//! credvault's binary: parse → logging → run → exit code.
+
+use clap::Parser;
+use credvault::cli::Cli;
+use credvault::commands;
+use credvault::error::exit;
+
+fn main() {
+    let cli = Cli::parse();
+    credvault::logging::init(&cli.log_level, cli.log_format);
+    let code = match commands::run(cli) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("credvault: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,106 @@
+//! The MCP face of the vault: the [`CredVaultServer`] handler and the unlock
+//! that runs beside it.
+//!
+//! The handler answers `initialize` / `server/discover` and `tools/list` at once;
+//! the Argon2id derivation runs on a blocking thread started with the server, and
+//! tool calls wait for it ([`VaultAccess`]).
+
+mod tools;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::crypto::kdf::KdfParams;
+use crate::error::{ApiError, VaultError};
+use crate::secret::SecretString;
+use crate::vault::Vault;
+pub use tools::{
+    CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
+    ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,
+};
+
+/// How the server finds and unlocks its vault.
+#[derive(Debug, Clone)]
+pub struct UnlockConfig {
+    /// The vault file.
+    pub path: PathBuf,
+    /// The master password, if one was available.
+    pub password: Option<SecretString>,
+    /// KDF parameters for a vault created on first run.
+    pub kdf: KdfParams,
+}
+
+type UnlockState = Option<Result<Arc<Vault>, ApiError>>;
+
+/// A vault that is being unlocked or is unlocked (or failed to unlock).
+/// Cheap to clone; every clone sees the same outcome.
+#[derive(Clone)]
+pub struct VaultAccess {
+    rx: watch::Receiver<UnlockState>,
+}
+
+impl VaultAccess {
+    /// Starts unlocking (or creating, on first run) on a blocking thread.
+    pub fn start(config: UnlockConfig) -> Self {
+        let (tx, rx) = watch::channel(None);
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let outcome = unlock(&config);
+            match &outcome {
+                Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "vault unlocked"),
+                Err(e) => tracing::error!(code = e.code, "vault not available: {}", e.detail),
+            }
+            let _ = tx.send(Some(outcome));
+        });
+        Self { rx }
+    }
+
+    /// An access that is already settled (used by tests and the HTTP server).
+    pub fn ready(vault: Arc<Vault>) -> Self {
+        let (_tx, rx) = watch::channel(Some(Ok(vault)));
+        Self { rx }
+    }
+
+    /// Waits for the unlock to finish; returns the vault or the §3 error.
+    pub async fn vault(&self) -> Result<Arc<Vault>, ApiError> {
+        let mut rx = self.rx.clone();
+        let state = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| ApiError::new(500, "internal_error", "the vault unlock task stopped"))?;
+        match &*state {
+            Some(Ok(v)) => Ok(v.clone()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(ApiError::new(500, "internal_error", "the vault is not unlocked")),
+        }
+    }
+
+    /// Runs a blocking vault operation off the async runtime.
+    pub async fn run<T, F>(&self, op: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
+    {
+        let vault = self.vault().await?;
+        match tokio::task::spawn_blocking(move || op(&vault)).await {
+            Ok(result) => result.map_err(|e| {
+                if !matches!(e, VaultError::SecretExists(_)) {
+                    tracing::warn!("vault operation failed: {e}");
+                }
+                ApiError::from(e)
+            }),
+            Err(_) => Err(ApiError::new(500, "internal_error", "a vault operation stopped unexpectedly")),
+        }
+    }
+}
+
+fn unlock(config: &UnlockConfig) -> Result<Arc<Vault>, ApiError> {
+    let password = config.password.as_ref().ok_or_else(|| ApiError::from(VaultError::NoPassword))?;
+    let (vault, created) = Vault::open_or_create(&config.path, password, config.kdf)?;
+    if created {
+        tracing::info!(path = %config.path.display(), "created a new vault");
+    }
+    Ok(Arc::new(vault))
+}

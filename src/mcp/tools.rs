@@ -1,0 +1,308 @@
+//! The three tools: input schemas (for `tools/list`), output shapes, and the
+//! calls. Arguments are parsed by [`crate::validate`], not by serde, so every
+//! bad argument becomes a 422 naming its field (DESIGN §3).
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{ContentBlock, Implementation, IntoContents, JsonObject, ServerCapabilities, ServerConfig};
+use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::VaultAccess;
+use crate::error::ApiError;
+use crate::validate::{self, CredentialType};
+use crate::vault::{Credential, Secret};
+
+/// Arguments of `store_credential`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct StoreCredentialInput {
+    /// Service: a catalog id (openai, anthropic, azure-openai, binance, cohere, github, gitlab, google,
+    /// groq, huggingface, mistral, openrouter, pinecone, slack, stripe) or custom.<name> for anything else.
+    #[schemars(length(min = 1, max = 71))]
+    pub service_id: String,
+    /// bearer: sent as "Authorization: Bearer <value>"; api_key: sent in the service's API-key header.
+    pub credential_type: CredentialType,
+    /// The secret key or token. Stored encrypted and never shown again.
+    #[schemars(length(min = 1, max = 16384))]
+    pub credential_value: String,
+    /// Label telling several credentials of one service apart (e.g. primary, production, backup).
+    /// Default "default". Storing again with the same service and name replaces that credential.
+    #[schemars(length(min = 1, max = 128))]
+    pub name: Option<String>,
+}
+
+/// Arguments of `list_credentials`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ListCredentialsInput {
+    /// Only list credentials of this service (catalog id or custom.<name>).
+    pub service_id: Option<String>,
+}
+
+/// Arguments of `create_secret`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CreateSecretInput {
+    /// Environment-variable name for the secret, e.g. OPENAI_API_KEY. Must be unused.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+    pub name: String,
+    /// Who issued it: a catalog id (e.g. openai) or a lower-case slug.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$"))]
+    pub provider: String,
+    /// The secret value. Stored encrypted; only a masked form is ever returned.
+    #[schemars(length(min = 1, max = 16384))]
+    pub value: String,
+}
+
+/// Result of `store_credential`. Never contains the value.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StoreCredentialOutput {
+    /// Always true on success.
+    pub success: bool,
+    /// Credential id (UUID); kept when a credential is replaced.
+    pub id: String,
+    /// The service id as given (trimmed, lower-cased).
+    pub service_id: String,
+    /// Canonical service id.
+    pub service: String,
+    /// Display name of the service.
+    pub service_name: String,
+    /// Credential label.
+    pub name: String,
+    /// How the value is presented.
+    pub credential_type: CredentialType,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Unix seconds of last use; null until used.
+    pub last_used_at: Option<i64>,
+    /// True when an existing credential with this service and name was replaced.
+    pub replaced: bool,
+}
+
+/// One stored credential's metadata.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CredentialItem {
+    /// Credential id (UUID).
+    pub id: String,
+    /// Service id.
+    pub service: String,
+    /// Credential label.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of last use, or null.
+    pub last_used_at: Option<i64>,
+    /// Display name of the service.
+    pub service_name: String,
+    /// How the value is presented.
+    pub credential_type: CredentialType,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Result of `list_credentials`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListCredentialsOutput {
+    /// Oldest first.
+    pub credentials: Vec<CredentialItem>,
+}
+
+/// Result of `create_secret`. Never contains the value.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CreateSecretOutput {
+    /// Secret id (UUID).
+    pub id: String,
+    /// The secret's name.
+    pub name: String,
+    /// Provider.
+    pub provider: String,
+    /// At most 3/8 of the value around "••••", for recognising it.
+    pub masked_value: String,
+    /// RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
+    pub updated_at: String,
+}
+
+impl From<&Credential> for CredentialItem {
+    fn from(c: &Credential) -> Self {
+        Self {
+            id: c.id.to_string(),
+            service: c.service.clone(),
+            name: c.name.clone(),
+            created_at: c.created_at,
+            last_used_at: c.last_used_at,
+            service_name: c.service_name.clone(),
+            credential_type: c.credential_type,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// RFC 3339 UTC seconds.
+pub fn rfc3339(unix: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+impl From<&Secret> for CreateSecretOutput {
+    fn from(s: &Secret) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            provider: s.provider.clone(),
+            masked_value: s.masked_value.clone(),
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
+}
+
+/// A tool failure: one text block holding the §3 envelope, no structuredContent.
+#[derive(Debug)]
+pub struct ToolError(pub ApiError);
+
+impl From<ApiError> for ToolError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoContents for ToolError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.0.to_json())]
+    }
+}
+
+fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_type::<T>()
+}
+
+/// The MCP server: three tools over one vault.
+#[derive(Clone)]
+pub struct CredVaultServer {
+    vault: VaultAccess,
+    tool_router: ToolRouter<Self>,
+}
+
+fn log_outcome<T>(tool: &'static str, started: std::time::Instant, r: &Result<T, ToolError>) {
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match r {
+        Ok(_) => tracing::debug!(tool, ms, "tool call ok"),
+        Err(ToolError(e)) => tracing::info!(tool, ms, code = e.code, kind = e.kind, "tool call failed"),
+    }
+}
+
+#[tool_router]
+impl CredVaultServer {
+    /// A server over `vault` (which may still be unlocking).
+    pub fn new(vault: VaultAccess) -> Self {
+        Self {
+            vault,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Store an API key or bearer token for a service in the local encrypted vault.
+    /// The value is encrypted and never returned by any tool. Storing again for the
+    /// same service_id and name replaces the old value (same id, replaced: true);
+    /// use a different name (e.g. "backup") to keep several.
+    #[tool(
+        input_schema = input_schema::<StoreCredentialInput>(),
+        annotations(title = "Store credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn store_credential(&self, Parameters(args): Parameters<JsonObject>) -> Result<Json<StoreCredentialOutput>, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.store(args).await;
+        log_outcome("store_credential", started, &r);
+        r
+    }
+
+    /// List stored credentials (id, service, name, type, timestamps), oldest first.
+    /// Never returns values. Optionally filter by service_id.
+    #[tool(
+        input_schema = input_schema::<ListCredentialsInput>(),
+        annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_credentials(&self, Parameters(args): Parameters<JsonObject>) -> Result<Json<ListCredentialsOutput>, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.list(args).await;
+        log_outcome("list_credentials", started, &r);
+        r
+    }
+
+    /// Create a named secret (environment-variable style name, e.g. OPENAI_API_KEY).
+    /// The value is encrypted; only masked_value (at most 3/8 of it) is returned.
+    /// Names are unique: an existing name fails with 409 and nothing changes.
+    #[tool(
+        input_schema = input_schema::<CreateSecretInput>(),
+        annotations(title = "Create secret", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn create_secret(&self, Parameters(args): Parameters<JsonObject>) -> Result<Json<CreateSecretOutput>, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.secret(args).await;
+        log_outcome("create_secret", started, &r);
+        r
+    }
+}
+
+impl CredVaultServer {
+    async fn store(&self, args: JsonObject) -> Result<Json<StoreCredentialOutput>, ToolError> {
+        let req = validate::store_credential(args)?;
+        let service_id = req.service_id.clone();
+        let stored = self.vault.run(move |v| v.store_credential(&req)).await?;
+        let c = stored.credential;
+        Ok(Json(StoreCredentialOutput {
+            success: true,
+            id: c.id.to_string(),
+            service_id,
+            service: c.service,
+            service_name: c.service_name,
+            name: c.name,
+            credential_type: c.credential_type,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            last_used_at: c.last_used_at,
+            replaced: stored.replaced,
+        }))
+    }
+
+    async fn list(&self, args: JsonObject) -> Result<Json<ListCredentialsOutput>, ToolError> {
+        let filter = validate::list_credentials(args)?;
+        let creds = self.vault.run(move |v| v.list_credentials(filter.as_ref().map(|s| s.id.as_str()))).await?;
+        Ok(Json(ListCredentialsOutput {
+            credentials: creds.iter().map(CredentialItem::from).collect(),
+        }))
+    }
+
+    async fn secret(&self, args: JsonObject) -> Result<Json<CreateSecretOutput>, ToolError> {
+        let req = validate::create_secret(args)?;
+        let created = self.vault.run(move |v| v.create_secret(&req)).await?;
+        Ok(Json(CreateSecretOutput::from(&created)))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CredVaultServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("credvault", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Local encrypted credential vault. Use store_credential to save API keys or tokens the user gives you, \
+                 list_credentials to see what is stored (never values), create_secret for named env-var secrets. \
+                 Values can be written but never read back.",
+            )
+    }
+}

@@ -1,0 +1,415 @@
+//! The vault: an unlocked redb file plus the keys that open its records.
+//!
+//! Every operation is one short transaction. Writes are durable (fsync) before
+//! they return, take the multi-process write lock with a bounded wait, and are
+//! never held across key derivation or client I/O. All methods are blocking:
+//! call them from `spawn_blocking` in async code.
+
+pub mod format;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::crypto::kdf::{self, KdfHeader, KdfParams};
+use crate::crypto::keys::VaultKeys;
+use crate::error::VaultError;
+use crate::mask::mask;
+use crate::secret::{Key32, SecretString};
+use crate::validate::{CreateSecret, CredentialType, StoreCredential};
+use format::{FORMAT_VERSION, Kind, Opened, open_record, seal_record};
+use store::{CREDENTIALS, INDEX, META, SECRETS, TOKENS, begin_write, meta_key};
+
+/// Credential metadata as sealed in its record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CredentialRecord {
+    service: String,
+    service_name: String,
+    name: String,
+    credential_type: CredentialType,
+    created_at: i64,
+    updated_at: i64,
+    last_used_at: Option<i64>,
+}
+
+/// Secret metadata as sealed in its record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SecretRecord {
+    name: String,
+    provider: String,
+    masked_value: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// Metadata of a stored credential. Never carries the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Record id.
+    pub id: Uuid,
+    /// Canonical service id (`openai`, `custom.acme`).
+    pub service: String,
+    /// Display name of the service.
+    pub service_name: String,
+    /// Label.
+    pub name: String,
+    /// Bearer or API key.
+    pub credential_type: CredentialType,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Unix seconds of last use, if ever used.
+    pub last_used_at: Option<i64>,
+}
+
+/// What store_credential did.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The credential as now stored.
+    pub credential: Credential,
+    /// True when an existing (service, name) credential was replaced.
+    pub replaced: bool,
+}
+
+/// Metadata of a named secret. Never carries the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// Record id.
+    pub id: Uuid,
+    /// Environment-variable style name.
+    pub name: String,
+    /// Provider id or slug.
+    pub provider: String,
+    /// The value masked by the §2 rule.
+    pub masked_value: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// An unlocked vault.
+pub struct Vault {
+    db: Database,
+    keys: VaultKeys,
+    vault_id: Uuid,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("path", &self.path).field("vault_id", &self.vault_id).finish_non_exhaustive()
+    }
+}
+
+/// The meta entries needed to unlock.
+struct Meta {
+    kdf: Vec<u8>,
+    wrapped: Vec<u8>,
+    vault_id: Vec<u8>,
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn read_meta(txn: &impl ReadTxn) -> Result<Option<Meta>, VaultError> {
+    let Some(table) = txn.meta()? else { return Ok(None) };
+    let get = |k: &str| -> Result<Option<Vec<u8>>, VaultError> { Ok(table.get(k)?.map(|v| v.value().to_vec())) };
+    let Some(wrapped) = get(meta_key::WRAPPED_KEY)? else { return Ok(None) };
+    let format = get(meta_key::FORMAT)?.ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
+    let format: [u8; 4] = format.as_slice().try_into().map_err(|_| VaultError::Corrupt("format version length".into()))?;
+    let found = u32::from_le_bytes(format);
+    if found > FORMAT_VERSION {
+        return Err(VaultError::NewerFormat {
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let kdf = get(meta_key::KDF)?.ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
+    let vault_id = get(meta_key::VAULT_ID)?.ok_or_else(|| VaultError::Corrupt("vault id missing".into()))?;
+    Ok(Some(Meta { kdf, wrapped, vault_id }))
+}
+
+/// Read access to the meta table from a read-only or read-write handle.
+trait ReadTxn {
+    fn meta(&self) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>, VaultError>;
+}
+
+impl ReadTxn for redb::ReadTransaction {
+    fn meta(&self) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>, VaultError> {
+        match self.open_table(META) {
+            Ok(t) => Ok(Some(t)),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn unlock(master: &Key32, meta: &Meta) -> Result<(Key32, Uuid), VaultError> {
+    let data_key = format::unwrap_key(master, &meta.wrapped, &meta.kdf, &meta.vault_id)?;
+    let id: [u8; 16] = meta.vault_id.as_slice().try_into().map_err(|_| VaultError::Corrupt("vault id length".into()))?;
+    Ok((data_key, Uuid::from_bytes(id)))
+}
+
+impl Vault {
+    /// Creates a new vault at `path` (directory 0700, file 0600).
+    ///
+    /// Fails with [`VaultError::AlreadyExists`] when one is there already.
+    pub fn create(path: &Path, password: &SecretString, params: KdfParams) -> Result<Self, VaultError> {
+        match Self::open_or_create(path, password, params)? {
+            (vault, true) => Ok(vault),
+            (_, false) => Err(VaultError::AlreadyExists(path.display().to_string())),
+        }
+    }
+
+    /// Opens the vault at `path`, or creates it when there is none (first run).
+    /// Returns the vault and whether it was created. When two processes race to
+    /// create one vault, exactly one creates it and the other opens it.
+    pub fn open_or_create(path: &Path, password: &SecretString, params: KdfParams) -> Result<(Self, bool), VaultError> {
+        if store::exists(path) {
+            return Ok((Self::open(path, password)?, false));
+        }
+        let header = KdfHeader::generate(params)?;
+        let master = kdf::derive_master_key(password, &header)?;
+        let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
+        let vault_id = Uuid::new_v4();
+        let header_bytes = header.encode();
+        let wrapped = format::wrap_key(&master, &data_key, &header_bytes, vault_id.as_bytes())?;
+        store::create_file(path)?;
+        let db = if store::exists(path) { store::open_rw(path)? } else { store::create_db(path)? };
+        let txn = begin_write(&db)?;
+        {
+            let mut meta = txn.open_table(META)?;
+            if meta.get(meta_key::WRAPPED_KEY)?.is_some() {
+                // Another process initialised it between our checks: open theirs.
+                drop(meta);
+                txn.abort()?;
+                drop(db);
+                return Ok((Self::open(path, password)?, false));
+            }
+            meta.insert(meta_key::FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+            meta.insert(meta_key::KDF, header_bytes.as_slice())?;
+            meta.insert(meta_key::WRAPPED_KEY, wrapped.as_slice())?;
+            meta.insert(meta_key::VAULT_ID, vault_id.as_bytes().as_slice())?;
+            txn.open_table(CREDENTIALS)?;
+            txn.open_table(SECRETS)?;
+            txn.open_table(INDEX)?;
+            txn.open_table(TOKENS)?;
+        }
+        txn.commit()?;
+        let keys = VaultKeys::derive(&data_key)?;
+        Ok((
+            Self {
+                db,
+                keys,
+                vault_id,
+                path: path.to_owned(),
+            },
+            true,
+        ))
+    }
+
+    /// Opens and unlocks an existing vault.
+    ///
+    /// The password is checked on a read-only handle first: a wrong password
+    /// ([`VaultError::WrongPassword`]) leaves the file byte-identical.
+    pub fn open(path: &Path, password: &SecretString) -> Result<Self, VaultError> {
+        if !path.exists() {
+            return Err(VaultError::Missing(path.display().to_string()));
+        }
+        let checked = match store::open_ro(path) {
+            Ok(ro) => {
+                let meta = read_meta(&ro.begin_read()?)?;
+                drop(ro);
+                Some(meta.ok_or_else(|| VaultError::Corrupt("the file is not an initialised credvault vault".into()))?)
+            }
+            // A file left mid-recovery by a killed writer cannot be opened
+            // read-only; the read-write open below repairs it first.
+            Err(VaultError::Missing(p)) => return Err(VaultError::Missing(p)),
+            Err(_) => None,
+        };
+        let mut master = None;
+        if let Some(meta) = &checked {
+            let header = KdfHeader::decode(&meta.kdf)?;
+            let key = kdf::derive_master_key(password, &header)?;
+            unlock(&key, meta)?;
+            master = Some(key);
+        }
+        let db = store::open_rw(path)?;
+        let meta = read_meta(&db.begin_read()?)?
+            .ok_or_else(|| VaultError::Corrupt("the file is not an initialised credvault vault".into()))?;
+        let master = match master {
+            // The header may have changed between the two opens (password changed).
+            Some(k) if checked.as_ref().is_some_and(|c| c.kdf == meta.kdf) => k,
+            _ => kdf::derive_master_key(password, &KdfHeader::decode(&meta.kdf)?)?,
+        };
+        let (data_key, vault_id) = unlock(&master, &meta)?;
+        let keys = VaultKeys::derive(&data_key)?;
+        Ok(Self {
+            db,
+            keys,
+            vault_id,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The vault's random id (seed 003's `workspaceId`).
+    pub fn id(&self) -> Uuid {
+        self.vault_id
+    }
+
+    /// The file this vault lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
+        let tag = [kind as u8];
+        let mut all: Vec<&[u8]> = vec![&tag];
+        all.extend(parts.iter().map(|p| p.as_bytes()));
+        Ok(self.keys.index_mac(&all)?)
+    }
+
+    /// Stores a credential; replaces the one with the same (service, name),
+    /// keeping its id and `created_at`. Durable before it returns.
+    pub fn store_credential(&self, req: &StoreCredential) -> Result<Stored, VaultError> {
+        let idx = self.index_key(Kind::Credential, &[&req.service.id, &req.name])?;
+        let key = self.keys.seal_key();
+        let txn = begin_write(&self.db)?;
+        let stored = {
+            let mut index = txn.open_table(INDEX)?;
+            let mut creds = txn.open_table(CREDENTIALS)?;
+            let existing = index.get(idx.as_slice())?.map(|g| g.value());
+            let now = now();
+            let (id, created_at) = match existing {
+                Some(id) => {
+                    let sealed = creds
+                        .get(id)?
+                        .ok_or_else(|| VaultError::Corrupt("an index entry points to a missing record".into()))?;
+                    let old: Opened<CredentialRecord> = open_record(key, Kind::Credential, id, sealed.value())?;
+                    if old.meta.service != req.service.id || old.meta.name != req.name {
+                        return Err(VaultError::Corrupt("an index entry does not match its record".into()));
+                    }
+                    (id, old.meta.created_at)
+                }
+                None => (Uuid::new_v4().as_u128(), now),
+            };
+            let record = CredentialRecord {
+                service: req.service.id.clone(),
+                service_name: req.service.service_name.clone(),
+                name: req.name.clone(),
+                credential_type: req.credential_type,
+                created_at,
+                updated_at: now,
+                last_used_at: None,
+            };
+            let sealed = seal_record(key, Kind::Credential, id, &record, &req.value, req.attachment.as_ref())?;
+            creds.insert(id, sealed.as_slice())?;
+            index.insert(idx.as_slice(), id)?;
+            Stored {
+                credential: credential(id, record),
+                replaced: existing.is_some(),
+            }
+        };
+        txn.commit()?;
+        Ok(stored)
+    }
+
+    /// Every credential (optionally of one service), ordered by `created_at` then id.
+    pub fn list_credentials(&self, service: Option<&str>) -> Result<Vec<Credential>, VaultError> {
+        let mut out = Vec::new();
+        self.each_record::<CredentialRecord>(CREDENTIALS, Kind::Credential, |id, rec| {
+            if service.is_none_or(|s| s == rec.service) {
+                out.push(credential(id, rec));
+            }
+        })?;
+        out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        Ok(out)
+    }
+
+    /// Every secret's metadata, ordered by `created_at` then id.
+    pub fn list_secrets(&self) -> Result<Vec<Secret>, VaultError> {
+        let mut out = Vec::new();
+        self.each_record::<SecretRecord>(SECRETS, Kind::Secret, |id, rec| out.push(secret(id, rec)))?;
+        out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        Ok(out)
+    }
+
+    fn each_record<M: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<u128, &[u8]>,
+        kind: Kind,
+        mut f: impl FnMut(u128, M),
+    ) -> Result<(), VaultError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(table) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in table.iter()? {
+            let (id, sealed) = entry?;
+            let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id.value(), sealed.value())?;
+            f(id.value(), opened.meta);
+        }
+        Ok(())
+    }
+
+    /// Creates a named secret. An existing name is [`VaultError::SecretExists`]
+    /// and changes nothing. Durable before it returns.
+    pub fn create_secret(&self, req: &CreateSecret) -> Result<Secret, VaultError> {
+        let idx = self.index_key(Kind::Secret, &[&req.name])?;
+        let txn = begin_write(&self.db)?;
+        let created = {
+            let mut index = txn.open_table(INDEX)?;
+            if index.get(idx.as_slice())?.is_some() {
+                return Err(VaultError::SecretExists(req.name.clone()));
+            }
+            let id = Uuid::new_v4().as_u128();
+            let now = now();
+            let record = SecretRecord {
+                name: req.name.clone(),
+                provider: req.provider.clone(),
+                masked_value: mask(&req.value),
+                created_at: now,
+                updated_at: now,
+            };
+            let sealed = seal_record(self.keys.seal_key(), Kind::Secret, id, &record, &req.value, None)?;
+            txn.open_table(SECRETS)?.insert(id, sealed.as_slice())?;
+            index.insert(idx.as_slice(), id)?;
+            secret(id, record)
+        };
+        txn.commit()?;
+        Ok(created)
+    }
+}
+
+fn credential(id: u128, r: CredentialRecord) -> Credential {
+    Credential {
+        id: Uuid::from_u128(id),
+        service: r.service,
+        service_name: r.service_name,
+        name: r.name,
+        credential_type: r.credential_type,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        last_used_at: r.last_used_at,
+    }
+}
+
+fn secret(id: u128, r: SecretRecord) -> Secret {
+    Secret {
+        id: Uuid::from_u128(id),
+        name: r.name,
+        provider: r.provider,
+        masked_value: r.masked_value,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}

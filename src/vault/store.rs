@@ -1,0 +1,131 @@
+//! The redb file: creation with safe permissions, opening in multi-writer mode,
+//! and short write transactions with a bounded wait for other processes.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, TableDefinition, TransactionError, WriteTransaction};
+
+use crate::error::VaultError;
+
+/// `meta`: format version, KDF header, wrapped key, vault id.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// `credentials`: record id → sealed credential.
+pub const CREDENTIALS: TableDefinition<u128, &[u8]> = TableDefinition::new("credentials");
+/// `secrets`: record id → sealed secret.
+pub const SECRETS: TableDefinition<u128, &[u8]> = TableDefinition::new("secrets");
+/// `index`: keyed hash of (kind, names) → record id.
+pub const INDEX: TableDefinition<&[u8], u128> = TableDefinition::new("index");
+/// `tokens`: keyed hash of a bearer token → sealed token metadata.
+pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+
+/// Meta keys.
+pub mod meta_key {
+    /// u32 LE format version.
+    pub const FORMAT: &str = "format_version";
+    /// Encoded KDF header.
+    pub const KDF: &str = "kdf";
+    /// Sealed data key.
+    pub const WRAPPED_KEY: &str = "wrapped_key";
+    /// 16-byte vault id.
+    pub const VAULT_ID: &str = "vault_id";
+}
+
+/// How long a write waits for another process's transaction before `vault_busy`.
+pub const WRITE_RETRY_WINDOW: Duration = Duration::from_secs(2);
+/// redb page cache; the default (1 GiB) is far more than a vault needs.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+fn builder() -> redb::Builder {
+    let mut b = Database::builder();
+    b.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+    b.set_cache_size(CACHE_BYTES);
+    b
+}
+
+/// Creates the parent directory (0700) and an empty vault file (0600) ourselves,
+/// so redb never creates it with its 0644 default, then fsyncs both.
+/// Returns false when the file already existed (another process won the race).
+pub fn create_file(path: &Path) -> Result<bool, VaultError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
+        }
+    }
+    let file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(VaultError::io(format!("creating {}", path.display()), e)),
+    };
+    file.sync_all().map_err(|e| VaultError::io("syncing the new vault file", e))?;
+    sync_parent(path)?;
+    Ok(true)
+}
+
+fn sync_parent(path: &Path) -> Result<(), VaultError> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| VaultError::io(format!("syncing {}", dir.display()), e))
+}
+
+/// Whether `path` holds a vault (a non-empty file).
+pub fn exists(path: &Path) -> bool {
+    fs::metadata(path).map(|m| m.is_file() && m.len() > 0).unwrap_or(false)
+}
+
+/// Opens read-write, multi-writer, with redb's integrity check.
+pub fn open_rw(path: &Path) -> Result<Database, VaultError> {
+    let mut b = builder();
+    b.set_check_integrity_on_open(true);
+    b.open(path).map_err(|e| map_open_error(path, e))
+}
+
+/// Opens an empty file as a new database (multi-writer).
+pub fn create_db(path: &Path) -> Result<Database, VaultError> {
+    builder().create(path).map_err(|e| map_open_error(path, e))
+}
+
+/// Opens read-only: used to check the password without changing a byte.
+pub fn open_ro(path: &Path) -> Result<ReadOnlyDatabase, VaultError> {
+    builder().open_read_only(path).map_err(|e| map_open_error(path, e))
+}
+
+fn map_open_error(path: &Path, e: redb::DatabaseError) -> VaultError {
+    match e {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
+            VaultError::Missing(path.display().to_string())
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(what)) => {
+            VaultError::Corrupt(format!("the vault file is damaged ({what})"))
+        }
+        other => VaultError::Storage(format!("opening {}: {other}", path.display())),
+    }
+}
+
+/// Begins a write transaction, waiting up to [`WRITE_RETRY_WINDOW`] for another
+/// process's transaction, then failing with [`VaultError::Busy`].
+pub fn begin_write(db: &Database) -> Result<WriteTransaction, VaultError> {
+    let deadline = Instant::now() + WRITE_RETRY_WINDOW;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match db.try_begin_write() {
+            Ok(txn) => return Ok(txn),
+            Err(TransactionError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(25));
+            }
+            Err(TransactionError::WouldBlock) => return Err(VaultError::Busy),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
