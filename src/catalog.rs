@@ -25,7 +25,12 @@ pub struct Provider {
     pub base_url: &'static str,
 }
 
-const fn p(id: &'static str, service_name: &'static str, auth: AuthScheme, base_url: &'static str) -> Provider {
+const fn p(
+    id: &'static str,
+    service_name: &'static str,
+    auth: AuthScheme,
+    base_url: &'static str,
+) -> Provider {
     Provider {
         id,
         service_name,
@@ -38,19 +43,59 @@ use AuthScheme::{Bearer, Header};
 
 /// Every first-class provider, sorted by id.
 pub const PROVIDERS: &[Provider] = &[
-    p("anthropic", "Anthropic", Header("x-api-key"), "https://api.anthropic.com"),
-    p("azure-openai", "Azure OpenAI", Header("api-key"), "https://YOUR-RESOURCE.openai.azure.com/openai"),
-    p("binance", "Binance", Header("X-MBX-APIKEY"), "https://api.binance.com"),
+    p(
+        "anthropic",
+        "Anthropic",
+        Header("x-api-key"),
+        "https://api.anthropic.com",
+    ),
+    p(
+        "azure-openai",
+        "Azure OpenAI",
+        Header("api-key"),
+        "https://YOUR-RESOURCE.openai.azure.com/openai",
+    ),
+    p(
+        "binance",
+        "Binance",
+        Header("X-MBX-APIKEY"),
+        "https://api.binance.com",
+    ),
     p("cohere", "Cohere", Bearer, "https://api.cohere.com"),
     p("github", "GitHub", Bearer, "https://api.github.com"),
-    p("gitlab", "GitLab", Header("PRIVATE-TOKEN"), "https://gitlab.com/api/v4"),
-    p("google", "Google", Header("x-goog-api-key"), "https://generativelanguage.googleapis.com"),
+    p(
+        "gitlab",
+        "GitLab",
+        Header("PRIVATE-TOKEN"),
+        "https://gitlab.com/api/v4",
+    ),
+    p(
+        "google",
+        "Google",
+        Header("x-goog-api-key"),
+        "https://generativelanguage.googleapis.com",
+    ),
     p("groq", "Groq", Bearer, "https://api.groq.com/openai/v1"),
-    p("huggingface", "Hugging Face", Bearer, "https://huggingface.co/api"),
+    p(
+        "huggingface",
+        "Hugging Face",
+        Bearer,
+        "https://huggingface.co/api",
+    ),
     p("mistral", "Mistral AI", Bearer, "https://api.mistral.ai/v1"),
     p("openai", "OpenAI", Bearer, "https://api.openai.com/v1"),
-    p("openrouter", "OpenRouter", Bearer, "https://openrouter.ai/api/v1"),
-    p("pinecone", "Pinecone", Header("Api-Key"), "https://api.pinecone.io"),
+    p(
+        "openrouter",
+        "OpenRouter",
+        Bearer,
+        "https://openrouter.ai/api/v1",
+    ),
+    p(
+        "pinecone",
+        "Pinecone",
+        Header("Api-Key"),
+        "https://api.pinecone.io",
+    ),
     p("slack", "Slack", Bearer, "https://slack.com/api"),
     p("stripe", "Stripe", Bearer, "https://api.stripe.com"),
 ];
@@ -115,8 +160,21 @@ mod tests {
     #[test]
     fn catalog_has_the_required_providers_sorted() {
         for id in [
-            "openai", "anthropic", "binance", "azure-openai", "cohere", "pinecone", "huggingface",
-            "github", "gitlab", "stripe", "slack", "google", "mistral", "groq", "openrouter",
+            "openai",
+            "anthropic",
+            "binance",
+            "azure-openai",
+            "cohere",
+            "pinecone",
+            "huggingface",
+            "github",
+            "gitlab",
+            "stripe",
+            "slack",
+            "google",
+            "mistral",
+            "groq",
+            "openrouter",
         ] {
             assert!(provider(id).is_some(), "{id}");
             assert!(SERVICE_HELP.contains(id), "{id} missing from help");
@@ -128,9 +186,21 @@ mod tests {
     fn resolves_catalog_custom_and_aliases() {
         assert_eq!(resolve("openai").unwrap().service_name, "OpenAI");
         let c = resolve("custom.my-api_2").unwrap();
-        assert_eq!((c.id.as_str(), c.service_name.as_str()), ("custom.my-api_2", "my-api_2"));
+        assert_eq!(
+            (c.id.as_str(), c.service_name.as_str()),
+            ("custom.my-api_2", "my-api_2")
+        );
         assert_eq!(resolve("svc_openai_001").unwrap().id, "openai");
-        for bad in ["", "custom.", "custom.-x", "custom.UP", "nope", "svc_nope_001", "svc_openai_", "custom.a b"] {
+        for bad in [
+            "",
+            "custom.",
+            "custom.-x",
+            "custom.UP",
+            "nope",
+            "svc_nope_001",
+            "svc_openai_",
+            "custom.a b",
+        ] {
             assert!(resolve(bad).is_none(), "{bad:?}");
         }
         assert!(resolve(&format!("custom.{}", "a".repeat(64))).is_some());

@@ -27,6 +27,7 @@ pub struct Cli {
     /// Log line format
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// KDF cost for vaults this command creates.
     #[command(flatten)]
     pub kdf: KdfArgs,
     /// What to do
@@ -38,13 +39,31 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct KdfArgs {
     /// Argon2id memory in MiB for a new vault (8..=4096)
-    #[arg(long, global = true, env = "CREDVAULT_KDF_MEMORY_MIB", default_value_t = 256, value_name = "MIB")]
+    #[arg(
+        long,
+        global = true,
+        env = "CREDVAULT_KDF_MEMORY_MIB",
+        default_value_t = 256,
+        value_name = "MIB"
+    )]
     pub kdf_memory_mib: u32,
     /// Argon2id passes for a new vault (1..=64)
-    #[arg(long, global = true, env = "CREDVAULT_KDF_ITERATIONS", default_value_t = 3, value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "CREDVAULT_KDF_ITERATIONS",
+        default_value_t = 3,
+        value_name = "N"
+    )]
     pub kdf_iterations: u32,
     /// Argon2id lanes for a new vault (1..=16)
-    #[arg(long, global = true, env = "CREDVAULT_KDF_PARALLELISM", default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "CREDVAULT_KDF_PARALLELISM",
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub kdf_parallelism: u32,
 }
 

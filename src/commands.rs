@@ -63,8 +63,9 @@ impl Settings {
     fn resolve(cli: &Cli) -> Result<Self, CliError> {
         let vault = match &cli.vault {
             Some(p) => p.clone(),
-            None => default_vault_path()
-                .ok_or_else(|| CliError::Usage("cannot find a home directory: pass --vault PATH".into()))?,
+            None => default_vault_path().ok_or_else(|| {
+                CliError::Usage("cannot find a home directory: pass --vault PATH".into())
+            })?,
         };
         let kdf = KdfParams {
             m_kib: cli.kdf.kdf_memory_mib.saturating_mul(1024),
@@ -98,17 +99,27 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let mut args = Map::new();
             args.insert("service_id".into(), json!(service));
-            args.insert("credential_type".into(), json!(crate::validate::CredentialType::from(credential_type).as_str()));
+            args.insert(
+                "credential_type".into(),
+                json!(crate::validate::CredentialType::from(credential_type).as_str()),
+            );
             if let Some(name) = name {
                 args.insert("name".into(), json!(name));
             }
-            args.insert("credential_value".into(), Value::String(read_value("Credential value: ")?.take()));
+            args.insert(
+                "credential_value".into(),
+                Value::String(read_value("Credential value: ")?.take()),
+            );
             let req = validate::store_credential(args)?;
             let stored = settings.open()?.store_credential(&req)?;
             let c = &stored.credential;
             println!(
                 "{} {}/{} ({})",
-                if stored.replaced { "replaced" } else { "stored" },
+                if stored.replaced {
+                    "replaced"
+                } else {
+                    "stored"
+                },
                 c.service,
                 c.name,
                 c.id
@@ -119,7 +130,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let mut args = Map::new();
             args.insert("name".into(), json!(name));
             args.insert("provider".into(), json!(provider));
-            args.insert("value".into(), Value::String(read_value("Secret value: ")?.take()));
+            args.insert(
+                "value".into(),
+                Value::String(read_value("Secret value: ")?.take()),
+            );
             let req = validate::create_secret(args)?;
             let s = settings.open()?.create_secret(&req)?;
             println!("created {} {} ({})", s.name, s.masked_value, s.id);
@@ -157,7 +171,9 @@ fn init(s: &Settings) -> Result<(), CliError> {
     }
     let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;
     if pw.is_empty() {
-        return Err(CliError::Usage("the master password must not be empty".into()));
+        return Err(CliError::Usage(
+            "the master password must not be empty".into(),
+        ));
     }
     let vault = Vault::create(&s.vault, &pw, s.kdf)?;
     println!("created vault {} at {}", vault.id(), s.vault.display());
@@ -170,10 +186,15 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
         args.insert("service_id".into(), json!(service));
     }
     let filter = validate::list_credentials(args)?;
-    let creds = s.open()?.list_credentials(filter.as_ref().map(|f| f.id.as_str()))?;
+    let creds = s
+        .open()?
+        .list_credentials(filter.as_ref().map(|f| f.id.as_str()))?;
     if as_json {
         let items: Vec<_> = creds.iter().map(crate::mcp::CredentialItem::from).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "credentials": items })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "credentials": items })).unwrap_or_default()
+        );
         return Ok(());
     }
     let rows: Vec<[String; 6]> = creds
@@ -185,7 +206,9 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
                 c.name.clone(),
                 c.credential_type.as_str().to_owned(),
                 crate::mcp::rfc3339(c.created_at),
-                c.last_used_at.map(crate::mcp::rfc3339).unwrap_or_else(|| "never".into()),
+                c.last_used_at
+                    .map(crate::mcp::rfc3339)
+                    .unwrap_or_else(|| "never".into()),
             ]
         })
         .collect();
@@ -197,7 +220,11 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", line.join("  ").trim_end());
     }
     Ok(())
@@ -205,9 +232,15 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
 
 fn serve(s: &Settings) -> Result<(), CliError> {
     harden_process();
-    let password = password::read(Prompt::Never)?;
-    if password.is_none() {
-        tracing::warn!("no master password (set CREDVAULT_PASSWORD_FILE): tool calls will answer vault_locked");
+    // A missing password does not stop the server: every tool call answers
+    // vault_locked with the reason, which the agent can relay to the user.
+    let password = password::read(Prompt::Never).map_err(|e| e.to_string());
+    match &password {
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::warn!(
+            "no master password (set CREDVAULT_PASSWORD_FILE): tool calls will answer vault_locked"
+        ),
+        Err(e) => tracing::error!("{e}: tool calls will answer vault_locked"),
     }
     let config = UnlockConfig {
         path: s.vault.clone(),
@@ -237,7 +270,9 @@ fn serve(s: &Settings) -> Result<(), CliError> {
 /// No core dumps and no same-user ptrace of a process holding keys.
 fn harden_process() {
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
         tracing::warn!("could not set PR_SET_DUMPABLE=0: {e}");
     }
 }

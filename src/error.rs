@@ -33,7 +33,9 @@ pub enum VaultError {
     #[error("vault integrity check failed: {0}")]
     Corrupt(String),
     /// The file was written by a newer credvault.
-    #[error("the vault format version is {found}, this credvault reads up to {supported}: upgrade credvault")]
+    #[error(
+        "the vault format version is {found}, this credvault reads up to {supported}: upgrade credvault"
+    )]
     NewerFormat {
         /// Version in the file.
         found: u32,
@@ -149,11 +151,18 @@ impl ApiError {
             .filter_map(|e| e.loc.first().map(String::as_str))
             .collect();
         let detail = if errors.iter().all(|e| e.kind == "missing") {
-            format!("{} {} required", join_and(&fields), if fields.len() == 1 { "is" } else { "are" })
+            format!(
+                "{} {} required",
+                join_and(&fields),
+                if fields.len() == 1 { "is" } else { "are" }
+            )
         } else if let [only] = errors.as_slice() {
             format!("{}: {}", only.loc.join("."), only.msg)
         } else {
-            format!("invalid arguments: {}; see errors for each", join_and(&fields))
+            format!(
+                "invalid arguments: {}; see errors for each",
+                join_and(&fields)
+            )
         };
         Self {
             code: 422,
@@ -166,7 +175,10 @@ impl ApiError {
     /// The envelope as compact JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| {
-            format!(r#"{{"code":{},"type":"{}","detail":"error"}}"#, self.code, self.kind)
+            format!(
+                r#"{{"code":{},"type":"{}","detail":"error"}}"#,
+                self.code, self.kind
+            )
         })
     }
 }
@@ -188,7 +200,9 @@ fn join_and(items: &[&str]) -> String {
 impl From<&VaultError> for ApiError {
     fn from(e: &VaultError) -> Self {
         match e {
-            VaultError::WrongPassword | VaultError::NoPassword => Self::new(423, "vault_locked", e.to_string()),
+            VaultError::WrongPassword | VaultError::NoPassword => {
+                Self::new(423, "vault_locked", e.to_string())
+            }
             VaultError::Busy => Self::new(503, "vault_busy", e.to_string()),
             VaultError::SecretExists(_) => Self::new(
                 409,
@@ -231,7 +245,10 @@ mod tests {
             FieldError::new("credential_type", "missing", "is required"),
             FieldError::new("credential_value", "missing", "must not be empty"),
         ]);
-        assert_eq!(e.detail, "service_id, credential_type and credential_value are required");
+        assert_eq!(
+            e.detail,
+            "service_id, credential_type and credential_value are required"
+        );
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["code"], 422);
         assert_eq!(v["type"], "validation_error");

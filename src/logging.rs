@@ -24,9 +24,8 @@ pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let no_protocol_dumps = FilterFn::new(|meta| {
-        !(meta.target().starts_with("rmcp") && *meta.level() > Level::ERROR)
-    });
+    let no_protocol_dumps =
+        FilterFn::new(|meta| !(meta.target().starts_with("rmcp") && *meta.level() > Level::ERROR));
     let base = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -37,7 +36,11 @@ pub fn init(level: &str, format: LogFormat) {
             .with(base.with_filter(filter).with_filter(no_protocol_dumps))
             .try_init(),
         LogFormat::Json => registry
-            .with(base.json().with_filter(filter).with_filter(no_protocol_dumps))
+            .with(
+                base.json()
+                    .with_filter(filter)
+                    .with_filter(no_protocol_dumps),
+            )
             .try_init(),
     };
     // Already initialised (tests): keep the first subscriber.

@@ -29,15 +29,22 @@ pub enum Prompt {
 /// Reads the password from the first available source; `Ok(None)` when none is.
 pub fn read(prompt: Prompt) -> Result<Option<SecretString>, VaultError> {
     if let Some(path) = std::env::var_os(ENV_FILE) {
-        let mut text = SecretString::new(
-            std::fs::read_to_string(&path)
-                .map_err(|e| VaultError::io(format!("reading {ENV_FILE} ({})", std::path::Path::new(&path).display()), e))?,
-        );
+        let mut text = SecretString::new(std::fs::read_to_string(&path).map_err(|e| {
+            VaultError::io(
+                format!(
+                    "reading {ENV_FILE} ({})",
+                    std::path::Path::new(&path).display()
+                ),
+                e,
+            )
+        })?);
         strip_newline(&mut text);
         return Ok(Some(text));
     }
     if let Some(value) = std::env::var_os(ENV_PASSWORD) {
-        return Ok(Some(SecretString::new(value.to_string_lossy().into_owned())));
+        return Ok(Some(SecretString::new(
+            value.to_string_lossy().into_owned(),
+        )));
     }
     if prompt == Prompt::Never || !std::io::stdin().is_terminal() {
         return Ok(None);

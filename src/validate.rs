@@ -73,7 +73,10 @@ struct Fields {
 impl Fields {
     fn new(obj: Map<String, Value>, allowed: &[&str]) -> Self {
         let mut errors = Vec::new();
-        let mut extra: Vec<&String> = obj.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
+        let mut extra: Vec<&String> = obj
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .collect();
         extra.sort();
         for key in extra {
             errors.push(FieldError {
@@ -90,15 +93,19 @@ impl Fields {
         match self.obj.remove(field) {
             None | Some(Value::Null) => {
                 if required {
-                    self.errors.push(FieldError::new(field, "missing", "is required"));
+                    self.errors
+                        .push(FieldError::new(field, "missing", "is required"));
                 }
                 None
             }
             Some(Value::String(s)) => {
                 let t = s.trim();
                 if t.is_empty() {
-                    self.errors
-                        .push(FieldError::new(field, "missing", "must not be empty or only white space"));
+                    self.errors.push(FieldError::new(
+                        field,
+                        "missing",
+                        "must not be empty or only white space",
+                    ));
                     None
                 } else {
                     Some(t.to_owned())
@@ -119,21 +126,28 @@ impl Fields {
     fn secret(&mut self, field: &str) -> Option<SecretString> {
         match self.obj.remove(field) {
             None | Some(Value::Null) => {
-                self.errors.push(FieldError::new(field, "missing", "is required"));
+                self.errors
+                    .push(FieldError::new(field, "missing", "is required"));
                 None
             }
             Some(Value::String(s)) => {
                 let mut v = SecretString::new(s);
                 v.trim_in_place();
                 if v.is_empty() {
-                    self.errors
-                        .push(FieldError::new(field, "missing", "must not be empty or only white space"));
+                    self.errors.push(FieldError::new(
+                        field,
+                        "missing",
+                        "must not be empty or only white space",
+                    ));
                     None
                 } else if v.len() > MAX_VALUE_BYTES {
                     self.errors.push(FieldError::new(
                         field,
                         "too_long",
-                        format!("must be at most {MAX_VALUE_BYTES} bytes after trimming (got {} bytes)", v.len()),
+                        format!(
+                            "must be at most {MAX_VALUE_BYTES} bytes after trimming (got {} bytes)",
+                            v.len()
+                        ),
                     ));
                     None
                 } else {
@@ -181,7 +195,11 @@ fn service(fields: &mut Fields, field: &str, raw: Option<String>) -> Option<(Str
     match catalog::resolve(&id) {
         Some(s) => Some((id, s)),
         None => {
-            fields.push(field, "value_error", format!("unknown service {id:?}: {SERVICE_HELP}"));
+            fields.push(
+                field,
+                "value_error",
+                format!("unknown service {id:?}: {SERVICE_HELP}"),
+            );
             None
         }
     }
@@ -191,7 +209,9 @@ fn service(fields: &mut Fields, field: &str, raw: Option<String>) -> Option<(Str
 pub fn check_name(name: &str) -> Result<(), String> {
     let n = name.chars().count();
     if n > MAX_NAME_CHARS {
-        return Err(format!("must be at most {MAX_NAME_CHARS} characters (got {n})"));
+        return Err(format!(
+            "must be at most {MAX_NAME_CHARS} characters (got {n})"
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err("must not contain control characters".to_owned());
@@ -201,7 +221,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// store_credential arguments (DESIGN §2).
 pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, ApiError> {
-    let mut f = Fields::new(args, &["service_id", "credential_type", "credential_value", "name"]);
+    let mut f = Fields::new(
+        args,
+        &["service_id", "credential_type", "credential_value", "name"],
+    );
     let raw_service = f.string("service_id", true);
     let service = service(&mut f, "service_id", raw_service);
     let credential_type = match f.string("credential_type", true).as_deref() {
@@ -227,20 +250,30 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
     let name = name.and_then(|n| match check_name(&n) {
         Ok(()) => Some(n),
         Err(msg) => {
-            f.push("name", if msg.starts_with("must be at most") { "too_long" } else { "value_error" }, msg);
+            f.push(
+                "name",
+                if msg.starts_with("must be at most") {
+                    "too_long"
+                } else {
+                    "value_error"
+                },
+                msg,
+            );
             None
         }
     });
     f.finish()?;
     match (service, credential_type, value, name) {
-        (Some((service_id, service)), Some(credential_type), Some(value), Some(name)) => Ok(StoreCredential {
-            service_id,
-            service,
-            credential_type,
-            value,
-            name,
-            attachment: None,
-        }),
+        (Some((service_id, service)), Some(credential_type), Some(value), Some(name)) => {
+            Ok(StoreCredential {
+                service_id,
+                service,
+                credential_type,
+                value,
+                name,
+                attachment: None,
+            })
+        }
         _ => Err(ApiError::bad_request("invalid arguments")),
     }
 }
@@ -270,8 +303,9 @@ pub fn is_provider(p: &str) -> bool {
         || (!b.is_empty()
             && b.len() <= 64
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')))
+            && b.iter().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+            }))
 }
 
 /// create_secret arguments (DESIGN §2).
@@ -304,7 +338,11 @@ pub fn create_secret(args: Map<String, Value>) -> Result<CreateSecret, ApiError>
     let value = f.secret("value");
     f.finish()?;
     match (name, provider, value) {
-        (Some(name), Some(provider), Some(value)) => Ok(CreateSecret { name, provider, value }),
+        (Some(name), Some(provider), Some(value)) => Ok(CreateSecret {
+            name,
+            provider,
+            value,
+        }),
         _ => Err(ApiError::bad_request("invalid arguments")),
     }
 }
@@ -338,11 +376,18 @@ mod tests {
     fn store_reports_every_failing_field() {
         let e = err(store_credential(obj(json!({}))));
         assert_eq!(e.code, 422);
-        assert_eq!(e.detail, "service_id, credential_type and credential_value are required");
+        assert_eq!(
+            e.detail,
+            "service_id, credential_type and credential_value are required"
+        );
         let e = err(store_credential(obj(json!({
             "service_id": 5, "credential_type": "password", "credential_value": "   ", "name": "a\u{7}b", "extra": 1
         }))));
-        let locs: Vec<_> = e.errors.iter().map(|e| (e.loc[0].as_str(), e.kind)).collect();
+        let locs: Vec<_> = e
+            .errors
+            .iter()
+            .map(|e| (e.loc[0].as_str(), e.kind))
+            .collect();
         assert_eq!(
             locs,
             [
@@ -375,10 +420,22 @@ mod tests {
 
     #[test]
     fn secret_names_and_providers() {
-        assert!(is_env_name("OPENAI_API_KEY") && is_env_name("_x") && !is_env_name("1A") && !is_env_name("A-B"));
+        assert!(
+            is_env_name("OPENAI_API_KEY")
+                && is_env_name("_x")
+                && !is_env_name("1A")
+                && !is_env_name("A-B")
+        );
         assert!(is_env_name(&"A".repeat(128)) && !is_env_name(&"A".repeat(129)));
-        assert!(is_provider("openai") && is_provider("my.prov-1") && !is_provider("Bad") && !is_provider(".x"));
-        let e = err(create_secret(obj(json!({"name": "1BAD", "provider": "x y", "value": 3}))));
+        assert!(
+            is_provider("openai")
+                && is_provider("my.prov-1")
+                && !is_provider("Bad")
+                && !is_provider(".x")
+        );
+        let e = err(create_secret(obj(
+            json!({"name": "1BAD", "provider": "x y", "value": 3}),
+        )));
         let locs: Vec<_> = e.errors.iter().map(|e| e.loc[0].as_str()).collect();
         assert_eq!(locs, ["name", "provider", "value"]);
     }

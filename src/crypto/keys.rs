@@ -57,13 +57,13 @@ fn subkey(data_key: &Key32, persona: &[u8]) -> Result<Key32, CryptoError> {
     let mac = Mac256::new_with_salt_and_personal(data_key.expose(), &[], persona)
         .map_err(|_| CryptoError::Kdf)?;
     let mut key = Key32::zero();
-    key.expose_mut().copy_from_slice(&mac.finalize().into_bytes());
+    key.expose_mut()
+        .copy_from_slice(&mac.finalize().into_bytes());
     Ok(key)
 }
 
 fn mac_parts(key: &Key32, parts: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
-    let mut mac =
-        <Mac256 as Mac>::new_from_slice(key.expose()).map_err(|_| CryptoError::Kdf)?;
+    let mut mac = <Mac256 as Mac>::new_from_slice(key.expose()).map_err(|_| CryptoError::Kdf)?;
     for part in parts {
         mac.update(&(part.len() as u64).to_le_bytes());
         mac.update(part);

@@ -26,8 +26,8 @@ pub use tools::{
 pub struct UnlockConfig {
     /// The vault file.
     pub path: PathBuf,
-    /// The master password, if one was available.
-    pub password: Option<SecretString>,
+    /// The master password, `Ok(None)` when no source had one, or why reading it failed.
+    pub password: Result<Option<SecretString>, String>,
     /// KDF parameters for a vault created on first run.
     pub kdf: KdfParams,
 }
@@ -49,7 +49,10 @@ impl VaultAccess {
             let started = std::time::Instant::now();
             let outcome = unlock(&config);
             match &outcome {
-                Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "vault unlocked"),
+                Ok(_) => tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "vault unlocked"
+                ),
                 Err(e) => tracing::error!(code = e.code, "vault not available: {}", e.detail),
             }
             let _ = tx.send(Some(outcome));
@@ -73,7 +76,11 @@ impl VaultAccess {
         match &*state {
             Some(Ok(v)) => Ok(v.clone()),
             Some(Err(e)) => Err(e.clone()),
-            None => Err(ApiError::new(500, "internal_error", "the vault is not unlocked")),
+            None => Err(ApiError::new(
+                500,
+                "internal_error",
+                "the vault is not unlocked",
+            )),
         }
     }
 
@@ -91,13 +98,27 @@ impl VaultAccess {
                 }
                 ApiError::from(e)
             }),
-            Err(_) => Err(ApiError::new(500, "internal_error", "a vault operation stopped unexpectedly")),
+            Err(_) => Err(ApiError::new(
+                500,
+                "internal_error",
+                "a vault operation stopped unexpectedly",
+            )),
         }
     }
 }
 
 fn unlock(config: &UnlockConfig) -> Result<Arc<Vault>, ApiError> {
-    let password = config.password.as_ref().ok_or_else(|| ApiError::from(VaultError::NoPassword))?;
+    let password = match &config.password {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(VaultError::NoPassword.into()),
+        Err(why) => {
+            return Err(ApiError::new(
+                423,
+                "vault_locked",
+                format!("the vault is locked: {why}"),
+            ));
+        }
+    };
     let (vault, created) = Vault::open_or_create(&config.path, password, config.kdf)?;
     if created {
         tracing::info!(path = %config.path.display(), "created a new vault");

@@ -7,7 +7,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ContentBlock, Implementation, IntoContents, JsonObject, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    ContentBlock, Implementation, IntoContents, JsonObject, ServerCapabilities, ServerConfig,
+};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -201,7 +203,9 @@ fn log_outcome<T>(tool: &'static str, started: std::time::Instant, r: &Result<T,
     let ms = started.elapsed().as_secs_f64() * 1e3;
     match r {
         Ok(_) => tracing::debug!(tool, ms, "tool call ok"),
-        Err(ToolError(e)) => tracing::info!(tool, ms, code = e.code, kind = e.kind, "tool call failed"),
+        Err(ToolError(e)) => {
+            tracing::info!(tool, ms, code = e.code, kind = e.kind, "tool call failed")
+        }
     }
 }
 
@@ -223,7 +227,10 @@ impl CredVaultServer {
         input_schema = input_schema::<StoreCredentialInput>(),
         annotations(title = "Store credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn store_credential(&self, Parameters(args): Parameters<JsonObject>) -> Result<Json<StoreCredentialOutput>, ToolError> {
+    async fn store_credential(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<StoreCredentialOutput>, ToolError> {
         let started = std::time::Instant::now();
         let r = self.store(args).await;
         log_outcome("store_credential", started, &r);
@@ -236,7 +243,10 @@ impl CredVaultServer {
         input_schema = input_schema::<ListCredentialsInput>(),
         annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_credentials(&self, Parameters(args): Parameters<JsonObject>) -> Result<Json<ListCredentialsOutput>, ToolError> {
+    async fn list_credentials(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<ListCredentialsOutput>, ToolError> {
         let started = std::time::Instant::now();
         let r = self.list(args).await;
         log_outcome("list_credentials", started, &r);
@@ -250,7 +260,10 @@ impl CredVaultServer {
         input_schema = input_schema::<CreateSecretInput>(),
         annotations(title = "Create secret", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn create_secret(&self, Parameters(args): Parameters<JsonObject>) -> Result<Json<CreateSecretOutput>, ToolError> {
+    async fn create_secret(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<CreateSecretOutput>, ToolError> {
         let started = std::time::Instant::now();
         let r = self.secret(args).await;
         log_outcome("create_secret", started, &r);
@@ -281,7 +294,10 @@ impl CredVaultServer {
 
     async fn list(&self, args: JsonObject) -> Result<Json<ListCredentialsOutput>, ToolError> {
         let filter = validate::list_credentials(args)?;
-        let creds = self.vault.run(move |v| v.list_credentials(filter.as_ref().map(|s| s.id.as_str()))).await?;
+        let creds = self
+            .vault
+            .run(move |v| v.list_credentials(filter.as_ref().map(|s| s.id.as_str())))
+            .await?;
         Ok(Json(ListCredentialsOutput {
             credentials: creds.iter().map(CredentialItem::from).collect(),
         }))

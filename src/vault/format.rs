@@ -32,7 +32,12 @@ const WRAP_MAGIC: &[u8; 8] = b"cvwrap01";
 const WRAP_LEN: usize = 8 + 32 + HEADER_LEN + 16;
 
 /// Seals the data key under the master key, binding the KDF header and vault id.
-pub fn wrap_key(master: &Key32, data_key: &Key32, header: &[u8; HEADER_LEN], vault_id: &[u8; 16]) -> Result<Vec<u8>, VaultError> {
+pub fn wrap_key(
+    master: &Key32,
+    data_key: &Key32,
+    header: &[u8; HEADER_LEN],
+    vault_id: &[u8; 16],
+) -> Result<Vec<u8>, VaultError> {
     let mut plain = Zeroizing::new(Vec::with_capacity(WRAP_LEN));
     plain.extend_from_slice(WRAP_MAGIC);
     plain.extend_from_slice(data_key.expose());
@@ -43,16 +48,25 @@ pub fn wrap_key(master: &Key32, data_key: &Key32, header: &[u8; HEADER_LEN], vau
 
 /// Opens the wrapped key. A wrong master key is [`VaultError::WrongPassword`];
 /// a header or vault id that differs from the sealed copy is [`VaultError::Corrupt`].
-pub fn unwrap_key(master: &Key32, wrapped: &[u8], header: &[u8], vault_id: &[u8]) -> Result<Key32, VaultError> {
+pub fn unwrap_key(
+    master: &Key32,
+    wrapped: &[u8],
+    header: &[u8],
+    vault_id: &[u8],
+) -> Result<Key32, VaultError> {
     let plain = seal::open(master, wrapped).map_err(|e| match e {
         CryptoError::DecryptionFailed => VaultError::WrongPassword,
         other => VaultError::Crypto(other),
     })?;
     if plain.len() != WRAP_LEN || &plain[..8] != WRAP_MAGIC {
-        return Err(VaultError::Corrupt("wrapped key has an unknown layout".into()));
+        return Err(VaultError::Corrupt(
+            "wrapped key has an unknown layout".into(),
+        ));
     }
     if &plain[40..40 + HEADER_LEN] != header || &plain[40 + HEADER_LEN..] != vault_id {
-        return Err(VaultError::Corrupt("KDF header or vault id differs from the sealed copy".into()));
+        return Err(VaultError::Corrupt(
+            "KDF header or vault id differs from the sealed copy".into(),
+        ));
     }
     Key32::from_slice(&plain[8..40]).ok_or_else(|| VaultError::Corrupt("wrapped key length".into()))
 }
@@ -66,10 +80,15 @@ pub fn seal_record<M: Serialize>(
     value: &SecretString,
     attachment: Option<&SecretString>,
 ) -> Result<Vec<u8>, VaultError> {
-    let meta = serde_json::to_vec(meta).map_err(|e| VaultError::Storage(format!("encoding record: {e}")))?;
+    let meta = serde_json::to_vec(meta)
+        .map_err(|e| VaultError::Storage(format!("encoding record: {e}")))?;
     let value = value.expose().as_bytes();
-    let attachment = attachment.map(|a| a.expose().as_bytes()).unwrap_or_default();
-    let mut plain = Zeroizing::new(Vec::with_capacity(1 + 16 + 8 + meta.len() + value.len() + attachment.len()));
+    let attachment = attachment
+        .map(|a| a.expose().as_bytes())
+        .unwrap_or_default();
+    let mut plain = Zeroizing::new(Vec::with_capacity(
+        1 + 16 + 8 + meta.len() + value.len() + attachment.len(),
+    ));
     plain.push(kind as u8);
     plain.extend_from_slice(&id.to_be_bytes());
     plain.extend_from_slice(&(meta.len() as u32).to_le_bytes());
@@ -90,9 +109,16 @@ pub struct Opened<M> {
 
 /// Opens a record sealed by [`seal_record`], checking that it is of `kind` and
 /// was sealed for `id`. Any mismatch or alteration is [`VaultError::Corrupt`].
-pub fn open_record<M: DeserializeOwned>(key: &Key32, kind: Kind, id: u128, sealed: &[u8]) -> Result<Opened<M>, VaultError> {
-    let corrupt = |what: &str| VaultError::Corrupt(format!("record {}: {what}", uuid::Uuid::from_u128(id)));
-    let plain = seal::open(key, sealed).map_err(|_| corrupt("authentication failed (altered or foreign data)"))?;
+pub fn open_record<M: DeserializeOwned>(
+    key: &Key32,
+    kind: Kind,
+    id: u128,
+    sealed: &[u8],
+) -> Result<Opened<M>, VaultError> {
+    let corrupt =
+        |what: &str| VaultError::Corrupt(format!("record {}: {what}", uuid::Uuid::from_u128(id)));
+    let plain = seal::open(key, sealed)
+        .map_err(|_| corrupt("authentication failed (altered or foreign data)"))?;
     if plain.len() < 1 + 16 + 4 || plain[0] != kind as u8 {
         return Err(corrupt("wrong record kind"));
     }
@@ -104,12 +130,20 @@ pub fn open_record<M: DeserializeOwned>(key: &Key32, kind: Kind, id: u128, seale
         Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     };
     let meta_len = take_len(17).ok_or_else(|| corrupt("truncated"))?;
-    let meta_end = 21usize.checked_add(meta_len).filter(|e| *e <= plain.len()).ok_or_else(|| corrupt("truncated"))?;
-    let meta: M = serde_json::from_slice(&plain[21..meta_end]).map_err(|_| corrupt("unreadable metadata"))?;
+    let meta_end = 21usize
+        .checked_add(meta_len)
+        .filter(|e| *e <= plain.len())
+        .ok_or_else(|| corrupt("truncated"))?;
+    let meta: M =
+        serde_json::from_slice(&plain[21..meta_end]).map_err(|_| corrupt("unreadable metadata"))?;
     let value_len = take_len(meta_end).ok_or_else(|| corrupt("truncated"))?;
     let value_start = meta_end + 4;
-    let value_end = value_start.checked_add(value_len).filter(|e| *e <= plain.len()).ok_or_else(|| corrupt("truncated"))?;
-    let value = std::str::from_utf8(&plain[value_start..value_end]).map_err(|_| corrupt("value is not UTF-8"))?;
+    let value_end = value_start
+        .checked_add(value_len)
+        .filter(|e| *e <= plain.len())
+        .ok_or_else(|| corrupt("truncated"))?;
+    let value = std::str::from_utf8(&plain[value_start..value_end])
+        .map_err(|_| corrupt("value is not UTF-8"))?;
     Ok(Opened {
         meta,
         value: SecretString::from(value),
@@ -123,8 +157,17 @@ mod tests {
     #[test]
     fn record_is_bound_to_kind_and_id() {
         let key = Key32::random().unwrap();
-        let sealed = seal_record(&key, Kind::Credential, 7, &serde_json::json!({"a": 1}), &"v".into(), None).unwrap();
-        let ok: Opened<serde_json::Value> = open_record(&key, Kind::Credential, 7, &sealed).unwrap();
+        let sealed = seal_record(
+            &key,
+            Kind::Credential,
+            7,
+            &serde_json::json!({"a": 1}),
+            &"v".into(),
+            None,
+        )
+        .unwrap();
+        let ok: Opened<serde_json::Value> =
+            open_record(&key, Kind::Credential, 7, &sealed).unwrap();
         assert_eq!(ok.meta["a"], 1);
         assert_eq!(ok.value.expose(), "v");
         assert!(open_record::<serde_json::Value>(&key, Kind::Credential, 8, &sealed).is_err());
@@ -137,9 +180,18 @@ mod tests {
         let data = Key32::random().unwrap();
         let header = [3u8; HEADER_LEN];
         let w = wrap_key(&master, &data, &header, &[1; 16]).unwrap();
-        assert_eq!(unwrap_key(&master, &w, &header, &[1; 16]).unwrap().expose(), data.expose());
-        assert!(matches!(unwrap_key(&master, &w, &[4u8; HEADER_LEN], &[1; 16]), Err(VaultError::Corrupt(_))));
-        assert!(matches!(unwrap_key(&master, &w, &header, &[2; 16]), Err(VaultError::Corrupt(_))));
+        assert_eq!(
+            unwrap_key(&master, &w, &header, &[1; 16]).unwrap().expose(),
+            data.expose()
+        );
+        assert!(matches!(
+            unwrap_key(&master, &w, &[4u8; HEADER_LEN], &[1; 16]),
+            Err(VaultError::Corrupt(_))
+        ));
+        assert!(matches!(
+            unwrap_key(&master, &w, &header, &[2; 16]),
+            Err(VaultError::Corrupt(_))
+        ));
         assert!(matches!(
             unwrap_key(&Key32::random().unwrap(), &w, &header, &[1; 16]),
             Err(VaultError::WrongPassword)

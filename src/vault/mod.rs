@@ -103,7 +103,10 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("path", &self.path).field("vault_id", &self.vault_id).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("path", &self.path)
+            .field("vault_id", &self.vault_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,15 +118,28 @@ struct Meta {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn read_meta(txn: &impl ReadTxn) -> Result<Option<Meta>, VaultError> {
-    let Some(table) = txn.meta()? else { return Ok(None) };
-    let get = |k: &str| -> Result<Option<Vec<u8>>, VaultError> { Ok(table.get(k)?.map(|v| v.value().to_vec())) };
-    let Some(wrapped) = get(meta_key::WRAPPED_KEY)? else { return Ok(None) };
-    let format = get(meta_key::FORMAT)?.ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
-    let format: [u8; 4] = format.as_slice().try_into().map_err(|_| VaultError::Corrupt("format version length".into()))?;
+    let Some(table) = txn.meta()? else {
+        return Ok(None);
+    };
+    let get = |k: &str| -> Result<Option<Vec<u8>>, VaultError> {
+        Ok(table.get(k)?.map(|v| v.value().to_vec()))
+    };
+    let Some(wrapped) = get(meta_key::WRAPPED_KEY)? else {
+        return Ok(None);
+    };
+    let format = get(meta_key::FORMAT)?
+        .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
+    let format: [u8; 4] = format
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("format version length".into()))?;
     let found = u32::from_le_bytes(format);
     if found > FORMAT_VERSION {
         return Err(VaultError::NewerFormat {
@@ -131,9 +147,15 @@ fn read_meta(txn: &impl ReadTxn) -> Result<Option<Meta>, VaultError> {
             supported: FORMAT_VERSION,
         });
     }
-    let kdf = get(meta_key::KDF)?.ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
-    let vault_id = get(meta_key::VAULT_ID)?.ok_or_else(|| VaultError::Corrupt("vault id missing".into()))?;
-    Ok(Some(Meta { kdf, wrapped, vault_id }))
+    let kdf =
+        get(meta_key::KDF)?.ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
+    let vault_id =
+        get(meta_key::VAULT_ID)?.ok_or_else(|| VaultError::Corrupt("vault id missing".into()))?;
+    Ok(Some(Meta {
+        kdf,
+        wrapped,
+        vault_id,
+    }))
 }
 
 /// Read access to the meta table from a read-only or read-write handle.
@@ -153,7 +175,11 @@ impl ReadTxn for redb::ReadTransaction {
 
 fn unlock(master: &Key32, meta: &Meta) -> Result<(Key32, Uuid), VaultError> {
     let data_key = format::unwrap_key(master, &meta.wrapped, &meta.kdf, &meta.vault_id)?;
-    let id: [u8; 16] = meta.vault_id.as_slice().try_into().map_err(|_| VaultError::Corrupt("vault id length".into()))?;
+    let id: [u8; 16] = meta
+        .vault_id
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("vault id length".into()))?;
     Ok((data_key, Uuid::from_bytes(id)))
 }
 
@@ -161,7 +187,11 @@ impl Vault {
     /// Creates a new vault at `path` (directory 0700, file 0600).
     ///
     /// Fails with [`VaultError::AlreadyExists`] when one is there already.
-    pub fn create(path: &Path, password: &SecretString, params: KdfParams) -> Result<Self, VaultError> {
+    pub fn create(
+        path: &Path,
+        password: &SecretString,
+        params: KdfParams,
+    ) -> Result<Self, VaultError> {
         match Self::open_or_create(path, password, params)? {
             (vault, true) => Ok(vault),
             (_, false) => Err(VaultError::AlreadyExists(path.display().to_string())),
@@ -171,7 +201,11 @@ impl Vault {
     /// Opens the vault at `path`, or creates it when there is none (first run).
     /// Returns the vault and whether it was created. When two processes race to
     /// create one vault, exactly one creates it and the other opens it.
-    pub fn open_or_create(path: &Path, password: &SecretString, params: KdfParams) -> Result<(Self, bool), VaultError> {
+    pub fn open_or_create(
+        path: &Path,
+        password: &SecretString,
+        params: KdfParams,
+    ) -> Result<(Self, bool), VaultError> {
         if store::exists(path) {
             return Ok((Self::open(path, password)?, false));
         }
@@ -182,7 +216,11 @@ impl Vault {
         let header_bytes = header.encode();
         let wrapped = format::wrap_key(&master, &data_key, &header_bytes, vault_id.as_bytes())?;
         store::create_file(path)?;
-        let db = if store::exists(path) { store::open_rw(path)? } else { store::create_db(path)? };
+        let db = if store::exists(path) {
+            store::open_rw(path)?
+        } else {
+            store::create_db(path)?
+        };
         let txn = begin_write(&db)?;
         {
             let mut meta = txn.open_table(META)?;
@@ -227,7 +265,9 @@ impl Vault {
             Ok(ro) => {
                 let meta = read_meta(&ro.begin_read()?)?;
                 drop(ro);
-                Some(meta.ok_or_else(|| VaultError::Corrupt("the file is not an initialised credvault vault".into()))?)
+                Some(meta.ok_or_else(|| {
+                    VaultError::Corrupt("the file is not an initialised credvault vault".into())
+                })?)
             }
             // A file left mid-recovery by a killed writer cannot be opened
             // read-only; the read-write open below repairs it first.
@@ -242,8 +282,9 @@ impl Vault {
             master = Some(key);
         }
         let db = store::open_rw(path)?;
-        let meta = read_meta(&db.begin_read()?)?
-            .ok_or_else(|| VaultError::Corrupt("the file is not an initialised credvault vault".into()))?;
+        let meta = read_meta(&db.begin_read()?)?.ok_or_else(|| {
+            VaultError::Corrupt("the file is not an initialised credvault vault".into())
+        })?;
         let master = match master {
             // The header may have changed between the two opens (password changed).
             Some(k) if checked.as_ref().is_some_and(|c| c.kdf == meta.kdf) => k,
@@ -289,12 +330,15 @@ impl Vault {
             let now = now();
             let (id, created_at) = match existing {
                 Some(id) => {
-                    let sealed = creds
-                        .get(id)?
-                        .ok_or_else(|| VaultError::Corrupt("an index entry points to a missing record".into()))?;
-                    let old: Opened<CredentialRecord> = open_record(key, Kind::Credential, id, sealed.value())?;
+                    let sealed = creds.get(id)?.ok_or_else(|| {
+                        VaultError::Corrupt("an index entry points to a missing record".into())
+                    })?;
+                    let old: Opened<CredentialRecord> =
+                        open_record(key, Kind::Credential, id, sealed.value())?;
                     if old.meta.service != req.service.id || old.meta.name != req.name {
-                        return Err(VaultError::Corrupt("an index entry does not match its record".into()));
+                        return Err(VaultError::Corrupt(
+                            "an index entry does not match its record".into(),
+                        ));
                     }
                     (id, old.meta.created_at)
                 }
@@ -309,7 +353,14 @@ impl Vault {
                 updated_at: now,
                 last_used_at: None,
             };
-            let sealed = seal_record(key, Kind::Credential, id, &record, &req.value, req.attachment.as_ref())?;
+            let sealed = seal_record(
+                key,
+                Kind::Credential,
+                id,
+                &record,
+                &req.value,
+                req.attachment.as_ref(),
+            )?;
             creds.insert(id, sealed.as_slice())?;
             index.insert(idx.as_slice(), id)?;
             Stored {
@@ -336,7 +387,9 @@ impl Vault {
     /// Every secret's metadata, ordered by `created_at` then id.
     pub fn list_secrets(&self) -> Result<Vec<Secret>, VaultError> {
         let mut out = Vec::new();
-        self.each_record::<SecretRecord>(SECRETS, Kind::Secret, |id, rec| out.push(secret(id, rec)))?;
+        self.each_record::<SecretRecord>(SECRETS, Kind::Secret, |id, rec| {
+            out.push(secret(id, rec))
+        })?;
         out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
         Ok(out)
     }
@@ -355,7 +408,8 @@ impl Vault {
         };
         for entry in table.iter()? {
             let (id, sealed) = entry?;
-            let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id.value(), sealed.value())?;
+            let opened: Opened<M> =
+                open_record(self.keys.seal_key(), kind, id.value(), sealed.value())?;
             f(id.value(), opened.meta);
         }
         Ok(())
@@ -380,7 +434,14 @@ impl Vault {
                 created_at: now,
                 updated_at: now,
             };
-            let sealed = seal_record(self.keys.seal_key(), Kind::Secret, id, &record, &req.value, None)?;
+            let sealed = seal_record(
+                self.keys.seal_key(),
+                Kind::Secret,
+                id,
+                &record,
+                &req.value,
+                None,
+            )?;
             txn.open_table(SECRETS)?.insert(id, sealed.as_slice())?;
             index.insert(idx.as_slice(), id)?;
             secret(id, record)

@@ -6,7 +6,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use redb::{ConcurrencyMode, Database, ReadOnlyDatabase, TableDefinition, TransactionError, WriteTransaction};
+use redb::{
+    ConcurrencyMode, Database, ReadOnlyDatabase, TableDefinition, TransactionError,
+    WriteTransaction,
+};
 
 use crate::error::VaultError;
 
@@ -58,12 +61,18 @@ pub fn create_file(path: &Path) -> Result<bool, VaultError> {
                 .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
         }
     }
-    let file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    let file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
         Err(e) => return Err(VaultError::io(format!("creating {}", path.display()), e)),
     };
-    file.sync_all().map_err(|e| VaultError::io("syncing the new vault file", e))?;
+    file.sync_all()
+        .map_err(|e| VaultError::io("syncing the new vault file", e))?;
     sync_parent(path)?;
     Ok(true)
 }
@@ -80,7 +89,9 @@ fn sync_parent(path: &Path) -> Result<(), VaultError> {
 
 /// Whether `path` holds a vault (a non-empty file).
 pub fn exists(path: &Path) -> bool {
-    fs::metadata(path).map(|m| m.is_file() && m.len() > 0).unwrap_or(false)
+    fs::metadata(path)
+        .map(|m| m.is_file() && m.len() > 0)
+        .unwrap_or(false)
 }
 
 /// Opens read-write, multi-writer, with redb's integrity check.
@@ -97,12 +108,16 @@ pub fn create_db(path: &Path) -> Result<Database, VaultError> {
 
 /// Opens read-only: used to check the password without changing a byte.
 pub fn open_ro(path: &Path) -> Result<ReadOnlyDatabase, VaultError> {
-    builder().open_read_only(path).map_err(|e| map_open_error(path, e))
+    builder()
+        .open_read_only(path)
+        .map_err(|e| map_open_error(path, e))
 }
 
 fn map_open_error(path: &Path, e: redb::DatabaseError) -> VaultError {
     match e {
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::NotFound =>
+        {
             VaultError::Missing(path.display().to_string())
         }
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(what)) => {

@@ -1,0 +1,211 @@
+//! Shared test harness: a temp vault per test, the real binary, rmcp's client.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const BIN: &str = env!("CARGO_BIN_EXE_credvault");
+
+/// One temp directory holding a vault path and a password file.
+pub struct Env {
+    pub dir: TempDir,
+    pub vault: PathBuf,
+    pub pw_file: PathBuf,
+    /// Use the product's default KDF cost instead of the cheap test cost.
+    pub real_kdf: bool,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pw_file = dir.path().join("password");
+        fs::write(&pw_file, format!("{PASSWORD}\n")).unwrap();
+        fs::set_permissions(&pw_file, fs::Permissions::from_mode(0o600)).unwrap();
+        let vault = dir.path().join("data").join("vault.redb");
+        Self {
+            dir,
+            vault,
+            pw_file,
+            real_kdf: false,
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn with_password(&self, password: &str) -> PathBuf {
+        let p = self.dir.path().join(format!("pw-{}", password.len()));
+        fs::write(&p, password).unwrap();
+        p
+    }
+
+    /// The environment every spawned credvault gets: scrubbed, then ours.
+    fn envs(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("HOME".into(), self.dir.path().display().to_string()),
+            ("CREDVAULT_PATH".into(), self.vault.display().to_string()),
+            (
+                "CREDVAULT_PASSWORD_FILE".into(),
+                self.pw_file.display().to_string(),
+            ),
+        ];
+        if !self.real_kdf {
+            v.push(("CREDVAULT_KDF_MEMORY_MIB".into(), "8".into()));
+            v.push(("CREDVAULT_KDF_ITERATIONS".into(), "1".into()));
+        }
+        v.extend(self.extra_env.iter().cloned());
+        v
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env_clear().envs(self.envs()).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs the CLI with `args`, feeding `stdin`.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        run_with(self.cmd(), args, stdin)
+    }
+
+    /// Spawns `credvault serve` and connects rmcp's client over stdio.
+    pub async fn client(&self) -> Client {
+        self.client_with(|_| {}).await
+    }
+
+    pub async fn client_with(&self, tweak: impl FnOnce(&mut tokio::process::Command)) -> Client {
+        let stderr_path = self
+            .dir
+            .path()
+            .join(format!("stderr-{}.log", uuid::Uuid::new_v4()));
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("serve").env_clear().envs(self.envs());
+        tweak(&mut cmd);
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::from(fs::File::create(&stderr_path).unwrap()))
+            .spawn()
+            .unwrap();
+        let service = ().serve(transport).await.expect("MCP handshake");
+        Client {
+            service,
+            stderr_path,
+        }
+    }
+
+    pub fn file_bytes(&self) -> Vec<u8> {
+        fs::read(&self.vault).unwrap()
+    }
+}
+
+pub fn run_with(mut cmd: Command, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A connected MCP client and where its server's stderr goes.
+pub struct Client {
+    pub service: RunningService<RoleClient, ()>,
+    pub stderr_path: PathBuf,
+}
+
+/// A tool result reduced to what tests assert on.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub is_error: bool,
+    /// structuredContent on success; the parsed error envelope on failure.
+    pub body: Value,
+    /// The whole result as JSON text (what a model would see).
+    pub raw: String,
+}
+
+impl Client {
+    pub async fn call(&self, tool: &str, args: Value) -> Outcome {
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        if let Value::Object(map) = args {
+            params = params.with_arguments(map);
+        }
+        let r: CallToolResult = self
+            .service
+            .call_tool(params)
+            .await
+            .expect("tool call transport");
+        outcome(r)
+    }
+
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let o = self.call(tool, args.clone()).await;
+        assert!(!o.is_error, "{tool} {args} failed: {}", o.raw);
+        o.body
+    }
+
+    pub async fn stop(self) -> String {
+        let _ = self.service.cancel().await;
+        // Give the child a moment to flush and exit.
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+pub fn outcome(r: CallToolResult) -> Outcome {
+    let raw = serde_json::to_string(&r).unwrap();
+    let is_error = r.is_error == Some(true);
+    let text = r
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    let body = if is_error {
+        assert!(
+            r.structured_content.is_none(),
+            "errors carry no structuredContent: {raw}"
+        );
+        assert_eq!(r.content.len(), 1, "errors are one text block: {raw}");
+        serde_json::from_str(&text).expect("error text is the JSON envelope")
+    } else {
+        let structured = r
+            .structured_content
+            .clone()
+            .expect("structuredContent on success");
+        let copy: Value = serde_json::from_str(&text).expect("text block is JSON");
+        assert_eq!(copy, structured, "text block mirrors structuredContent");
+        structured
+    };
+    Outcome {
+        is_error,
+        body,
+        raw,
+    }
+}
+
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
