@@ -380,7 +380,7 @@ impl Vault {
                 out.push(credential(id, rec));
             }
         })?;
-        out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        out.sort_by_key(|c| (c.created_at, c.id));
         Ok(out)
     }
 
@@ -390,7 +390,7 @@ impl Vault {
         self.each_record::<SecretRecord>(SECRETS, Kind::Secret, |id, rec| {
             out.push(secret(id, rec))
         })?;
-        out.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+        out.sort_by_key(|c| (c.created_at, c.id));
         Ok(out)
     }
 

@@ -52,14 +52,15 @@ fn builder() -> redb::Builder {
 /// so redb never creates it with its 0644 default, then fsyncs both.
 /// Returns false when the file already existed (another process won the race).
 pub fn create_file(path: &Path) -> Result<bool, VaultError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
-        }
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
     }
     let file = match OpenOptions::new()
         .write(true)
