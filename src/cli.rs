@@ -98,11 +98,45 @@ pub enum Command {
     /// Named secrets
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Bearer tokens for `serve --http`
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (alone, on stdout); it is not shown again
+    Create {
+        /// Label, e.g. the device or client using it
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List tokens (id, name, created); never the tokens themselves
+    List,
+    /// Revoke tokens by id or name; takes effect at once in running servers
+    Revoke {
+        /// Token id (from `token list`) or name
+        which: String,
+    },
 }
 
 /// `serve` options.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Serve HTTP on ADDR instead of stdio: /mcp (Streamable HTTP), /sse (legacy), REST routes
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:3978")]
+    pub http: Option<String>,
+    /// Allow binding a non-loopback address (tokens are then your only protection)
+    #[arg(long, requires = "http")]
+    pub allow_remote: bool,
+    /// Serve without bearer tokens (loopback only; for the MCP conformance suite)
+    #[arg(long, requires = "http")]
+    pub no_auth: bool,
+    /// Also accept this Origin or Host (e.g. https://app.example.com:443); repeatable
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    pub allow_origin: Vec<String>,
+}
 
 /// `secret` subcommands.
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{Cli, Command, SecretCommand};
+use crate::cli::{Cli, Command, SecretCommand, ServeArgs, TokenCommand};
 use crate::config::default_vault_path;
 use crate::crypto::kdf::KdfParams;
 use crate::error::{ApiError, VaultError, exit};
@@ -90,7 +90,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::resolve(&cli)?;
     match cli.command {
         Command::Init => init(&settings),
-        Command::Serve(_) => serve(&settings),
+        Command::Serve(args) => serve(&settings, &args),
+        Command::Token(cmd) => token(&settings, cmd),
         Command::List { json, service } => list(&settings, json, service),
         Command::Store {
             service,
@@ -230,7 +231,41 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
     Ok(())
 }
 
-fn serve(s: &Settings) -> Result<(), CliError> {
+fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
+    let vault = s.open()?;
+    match cmd {
+        TokenCommand::Create { name } => {
+            let (token, info) = vault.create_token(&name)?;
+            eprintln!(
+                "created token {} ({}); it is shown once:",
+                info.id, info.name
+            );
+            println!("{}", token.expose());
+        }
+        TokenCommand::List => {
+            println!("{:<16}  {:<20}  CREATED", "ID", "NAME");
+            for t in vault.list_tokens()? {
+                println!(
+                    "{:<16}  {:<20}  {}",
+                    t.id,
+                    t.name,
+                    crate::mcp::rfc3339(t.created_at)
+                );
+            }
+        }
+        TokenCommand::Revoke { which } => match vault.revoke_token(&which)? {
+            0 => {
+                return Err(CliError::Other(format!(
+                    "no token with id or name {which:?}"
+                )));
+            }
+            n => println!("revoked {n} token(s)"),
+        },
+    }
+    Ok(())
+}
+
+fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
     harden_process();
     // A missing password does not stop the server: every tool call answers
     // vault_locked with the reason, which the agent can relay to the user.
@@ -252,6 +287,11 @@ fn serve(s: &Settings) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(format!("starting the async runtime: {e}")))?;
+    if let Some(addr) = &args.http {
+        let http = crate::http::HttpConfig::resolve(addr, args)?;
+        return runtime
+            .block_on(async move { crate::http::serve(http, VaultAccess::start(config)).await });
+    }
     runtime.block_on(async move {
         use rmcp::ServiceExt;
         let server = CredVaultServer::new(VaultAccess::start(config));

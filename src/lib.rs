@@ -22,6 +22,7 @@
 pub mod catalog;
 pub mod crypto;
 pub mod error;
+pub mod http;
 pub mod mask;
 pub mod mcp;
 pub mod secret;

@@ -1,0 +1,276 @@
+//! Request guards: Host/Origin (DNS-rebinding protection) on every route, then
+//! bearer tokens on every route but `/healthz`.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// Hosts and origins accepted besides loopback (`--allow-origin`).
+#[derive(Debug, Clone, Default)]
+pub struct Allowed {
+    hosts: Vec<String>,
+    origins: Vec<String>,
+}
+
+impl Allowed {
+    /// From `--allow-origin` values: `scheme://host[:port]` allows that origin
+    /// and its host; a bare `host` allows the host.
+    pub fn new(entries: &[String]) -> Self {
+        let mut a = Self::default();
+        for e in entries {
+            let e = e.trim().trim_end_matches('/').to_ascii_lowercase();
+            match e.split_once("://") {
+                Some((_, rest)) => {
+                    a.origins.push(e.clone());
+                    a.add_host(host_of(rest));
+                }
+                None => a.add_host(host_of(&e)),
+            }
+        }
+        a
+    }
+
+    /// Accepts `host` (no port) in `Host` headers.
+    pub fn add_host(&mut self, host: &str) {
+        self.hosts
+            .push(host.trim_matches(['[', ']']).to_ascii_lowercase());
+    }
+
+    fn host_ok(&self, authority: &str) -> bool {
+        let host = host_of(authority)
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
+        is_loopback_name(&host) || self.hosts.iter().any(|h| *h == host)
+    }
+
+    fn origin_ok(&self, origin: &str) -> bool {
+        let origin = origin.trim().to_ascii_lowercase();
+        let Some((scheme, rest)) = origin.split_once("://") else {
+            return false;
+        };
+        if !matches!(scheme, "http" | "https") {
+            return false;
+        }
+        let host = host_of(rest).trim_matches(['[', ']']);
+        is_loopback_name(host)
+            || self
+                .origins
+                .iter()
+                .any(|o| *o == origin || with_default_port(o) == with_default_port(&origin))
+    }
+}
+
+fn with_default_port(origin: &str) -> String {
+    match origin.split_once("://") {
+        Some((scheme, rest))
+            if !rest.trim_start_matches('[').contains(':') || rest.ends_with(']') =>
+        {
+            format!("{origin}:{}", if scheme == "https" { 443 } else { 80 })
+        }
+        _ => origin.to_owned(),
+    }
+}
+
+/// The host part of `host[:port]` or `[v6]:port`.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.split([':', '/']).next().unwrap_or(authority)
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A §3 envelope response with the HTTP status = `code`.
+pub fn envelope(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        e.to_json(),
+    )
+        .into_response();
+    if e.code == 401 {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+/// Seeds 000/001 answer errors as `{"error": "<detail>"}`.
+pub fn seed000_error(code: u16, detail: &str) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, axum::Json(serde_json::json!({ "error": detail }))).into_response();
+    if code == 401 {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+/// An error in the shape the route's seed documents.
+pub fn route_error(path: &str, e: ApiError) -> Response {
+    if path == "/api/credentials" {
+        seed000_error(e.code, &e.detail)
+    } else {
+        envelope(e)
+    }
+}
+
+/// 403 unless `Host` (and `Origin`, when present) is loopback or allowed.
+pub async fn check_host_and_origin(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let host_ok = host.as_deref().is_some_and(|h| state.allowed.host_ok(h));
+    let origin_ok = match headers.get(header::ORIGIN) {
+        None => true,
+        Some(o) => o.to_str().is_ok_and(|o| state.allowed.origin_ok(o)),
+    };
+    if !host_ok || !origin_ok {
+        tracing::info!(
+            host_ok,
+            origin_ok,
+            "refused a request from a foreign Host or Origin"
+        );
+        let what = if host_ok { "Origin" } else { "Host" };
+        return route_error(
+            req.uri().path(),
+            ApiError::new(
+                403,
+                "forbidden",
+                format!("{what} not allowed (DNS-rebinding protection); see --allow-origin"),
+            ),
+        );
+    }
+    next.run(req).await
+}
+
+fn presented_token(headers: &HeaderMap, path: &str) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    if path == "/v1/credentials/store" {
+        return headers
+            .get("danube-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|t| t.trim().to_owned());
+    }
+    None
+}
+
+/// The id of the token that authenticated a request (absent with `--no-auth`).
+#[derive(Debug, Clone)]
+pub struct TokenId(pub Option<String>);
+
+/// 401 + `WWW-Authenticate: Bearer` unless a live token is presented.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request<Body>,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    if path == "/healthz" {
+        return next.run(req).await;
+    }
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    {
+        if len > super::MAX_BODY_BYTES {
+            return route_error(
+                &path,
+                ApiError::new(413, "payload_too_large", "request body over 1 MiB"),
+            );
+        }
+    }
+    if state.no_auth {
+        req.extensions_mut().insert(TokenId(None));
+        return next.run(req).await;
+    }
+    let unauthorized =
+        |detail: &str| route_error(&path, ApiError::new(401, "authentication_error", detail));
+    let Some(token) = presented_token(req.headers(), &path) else {
+        return unauthorized(
+            "Authentication failed: send Authorization: Bearer <token> (credvault token create)",
+        );
+    };
+    let checked = state.access.run(move |v| v.check_token(&token)).await;
+    match checked {
+        Ok(Some(info)) => {
+            req.extensions_mut().insert(TokenId(Some(info.id)));
+            next.run(req).await
+        }
+        Ok(None) => unauthorized("Authentication failed"),
+        Err(e) => route_error(&path, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_origins() {
+        let a = Allowed::new(&["https://app.example.com".into(), "lan.local".into()]);
+        for ok in [
+            "localhost:3978",
+            "127.0.0.1",
+            "[::1]:80",
+            "app.example.com",
+            "lan.local:1",
+        ] {
+            assert!(a.host_ok(ok), "{ok}");
+        }
+        for bad in [
+            "evil.com",
+            "127.0.0.1.evil.com",
+            "localhost.evil.com:3978",
+            "",
+        ] {
+            assert!(!a.host_ok(bad), "{bad}");
+        }
+        for ok in [
+            "http://localhost:5173",
+            "http://127.0.0.1",
+            "https://app.example.com",
+            "https://app.example.com:443",
+        ] {
+            assert!(a.origin_ok(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.com",
+            "null",
+            "file://x",
+            "https://app.example.com:8443",
+            "http://localhost.evil.com",
+        ] {
+            assert!(!a.origin_ok(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! HTTP serving (DESIGN §7): `/mcp` (Streamable HTTP via rmcp: 2025-11-25
+//! sessions, 2026-07-28 stateless), `/sse` + `/message` (legacy 2024-11-05
+//! HTTP+SSE, built here), the seeds' REST routes, and `/healthz`.
+//!
+//! Every route passes the Host/Origin check; every route but `/healthz` needs a
+//! bearer token. Bodies are capped at 1 MiB. Accepted sockets set TCP_NODELAY.
+
+mod guard;
+mod rest;
+mod sse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServeArgs;
+use crate::commands::CliError;
+use crate::mcp::{CredVaultServer, VaultAccess};
+pub use guard::Allowed;
+
+/// Largest request body accepted on any route.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Resolved `serve --http` settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// Serve without tokens (loopback only).
+    pub no_auth: bool,
+    /// Hosts and origins accepted besides loopback.
+    pub allowed: Allowed,
+}
+
+impl HttpConfig {
+    /// Validates the flags: a non-loopback bind needs `--allow-remote`, and
+    /// `--no-auth` is refused off loopback.
+    pub fn resolve(addr: &str, args: &ServeArgs) -> Result<Self, CliError> {
+        let addr: SocketAddr = addr.parse().map_err(|_| {
+            CliError::Usage(format!(
+                "--http {addr:?}: expected IP:PORT, e.g. 127.0.0.1:3978"
+            ))
+        })?;
+        let loopback = addr.ip().is_loopback();
+        if !loopback && !args.allow_remote {
+            return Err(CliError::Usage(format!(
+                "binding {addr} exposes the vault beyond this machine: pass --allow-remote if you mean it"
+            )));
+        }
+        if args.no_auth && !loopback {
+            return Err(CliError::Usage(
+                "--no-auth is only allowed on a loopback address".into(),
+            ));
+        }
+        let mut allowed = Allowed::new(&args.allow_origin);
+        if !loopback && !addr.ip().is_unspecified() {
+            allowed.add_host(&addr.ip().to_string());
+        }
+        Ok(Self {
+            addr,
+            no_auth: args.no_auth,
+            allowed,
+        })
+    }
+}
+
+/// Shared state of the HTTP routes.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub access: VaultAccess,
+    pub sse: sse::Sessions,
+    pub no_auth: bool,
+    pub allowed: Arc<Allowed>,
+    pub shutdown: CancellationToken,
+}
+
+/// Builds the whole router (used by `serve` and by tests).
+pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationToken) -> Router {
+    let state = AppState {
+        access: access.clone(),
+        sse: sse::Sessions::default(),
+        no_auth: config.no_auth,
+        allowed: Arc::new(config.allowed.clone()),
+        shutdown: shutdown.clone(),
+    };
+    let mcp_config = StreamableHttpServerConfig::default()
+        // Host and Origin are checked by our own guard for every route.
+        .disable_allowed_hosts()
+        .with_max_request_body_bytes(MAX_BODY_BYTES)
+        .with_cancellation_token(shutdown.child_token());
+    let mcp_access = access.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(CredVaultServer::new(mcp_access.clone())),
+        Arc::new(LocalSessionManager::default()),
+        mcp_config,
+    );
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .route("/sse", get(sse::connect))
+        .route("/message", post(sse::message))
+        .route(
+            "/api/credentials",
+            post(rest::create_credential_000).get(rest::list_credentials_001),
+        )
+        .route("/api/v1/user/secrets", post(rest::create_secret_002))
+        .route("/api/v1/credentials", post(rest::create_credential_003))
+        .route("/v1/credentials/store", post(rest::store_credential_004))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host_and_origin,
+        ))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> impl IntoResponse {
+    guard::envelope(crate::error::ApiError::new(
+        404,
+        "not_found_error",
+        "no such route",
+    ))
+}
+
+/// Binds, prints `listening on http://ADDR` on stderr, and serves until Ctrl-C.
+pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| CliError::Other(format!("binding {}: {e}", config.addr)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::Other(format!("reading the bound address: {e}")))?;
+    if config.no_auth {
+        tracing::warn!(
+            "serving WITHOUT authentication (--no-auth): any local process can use the vault"
+        );
+    }
+    eprintln!("credvault: listening on http://{local}");
+    let shutdown = CancellationToken::new();
+    let app = router(access, &config, shutdown.clone());
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
+    let stop = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            stop.cancel();
+        })
+        .await
+        .map_err(|e| CliError::Other(format!("HTTP server: {e}")))
+}

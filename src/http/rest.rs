@@ -1,0 +1,285 @@
+//! The seeds' REST routes, on the same vault operations and records as the tools.
+//!
+//! | route | seed | success | errors |
+//! |---|---|---|---|
+//! | `POST /api/credentials` | 000 | 201 metadata | 400/401/500 `{"error": …}` |
+//! | `GET /api/credentials` | 001 | 200 array | 401/500 `{"error": …}` |
+//! | `POST /api/v1/user/secrets` | 002 | 201 secret metadata | §3 envelope, status = code |
+//! | `POST /api/v1/credentials` | 003 | 200 Flowise credential | 400/412/… envelope |
+//! | `POST /v1/credentials/store` | 004 | 200 Danube body | §3 envelope |
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::guard::{envelope, seed000_error};
+use crate::error::ApiError;
+use crate::mcp::rfc3339;
+use crate::secret::SecretString;
+use crate::validate::{self, StoreCredential};
+
+/// The body as a JSON object, or the error to answer with.
+fn object(body: Result<Bytes, BytesRejection>) -> Result<Option<Map<String, Value>>, ApiError> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(ApiError::new(
+                413,
+                "payload_too_large",
+                "request body over 1 MiB",
+            ));
+        }
+        Err(_) => return Err(ApiError::bad_request("could not read the request body")),
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(m)) => Ok(Some(m)),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(_) => Err(ApiError::bad_request("the body is not valid JSON")),
+    }
+}
+
+fn created(body: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+/// Seed 000: `{service, name, key}` → 201 `{id, service, name, created_at, last_used_at}`.
+pub async fn create_credential_000(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    const REQUIRED: &str = "service, name, and key are required";
+    let mut obj = match object(body) {
+        Ok(Some(o)) => o,
+        Ok(None) => return seed000_error(400, REQUIRED),
+        Err(e) => return seed000_error(e.code, &e.detail),
+    };
+    let blank = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .is_none_or(|s| s.trim().is_empty())
+    };
+    if blank(obj.get("service")) || blank(obj.get("name")) || blank(obj.get("key")) {
+        return seed000_error(400, REQUIRED);
+    }
+    let mut args = Map::new();
+    for (from, to) in [
+        ("service", "service_id"),
+        ("name", "name"),
+        ("key", "credential_value"),
+    ] {
+        if let Some(v) = obj.remove(from) {
+            args.insert(to.into(), v);
+        }
+    }
+    args.insert("credential_type".into(), json!("api_key"));
+    let req = match validate::store_credential(args) {
+        Ok(r) => r,
+        Err(e) => {
+            return seed000_error(
+                400,
+                &e.errors
+                    .first()
+                    .map(|f| format!("{}: {}", f.loc.join("."), f.msg))
+                    .unwrap_or(e.detail),
+            );
+        }
+    };
+    match state.access.run(move |v| v.store_credential(&req)).await {
+        Ok(s) => {
+            let c = s.credential;
+            created(
+                json!({"id": c.id.to_string(), "service": c.service, "name": c.name,
+                           "created_at": c.created_at, "last_used_at": c.last_used_at}),
+            )
+        }
+        Err(e) => seed000_error(e.code, &e.detail),
+    }
+}
+
+/// Seed 001: 200 `[{id, service, name, created_at, last_used_at}]`.
+pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
+    match state.access.run(|v| v.list_credentials(None)).await {
+        Ok(list) => axum::Json(
+            list.iter()
+                .map(|c| {
+                    json!({"id": c.id.to_string(), "service": c.service, "name": c.name,
+                                "created_at": c.created_at, "last_used_at": c.last_used_at})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => seed000_error(e.code, &e.detail),
+    }
+}
+
+/// Seed 002: `{name, provider, value}` → 201 secret metadata with `masked_value`.
+pub async fn create_secret_002(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let args = match object(body) {
+        Ok(o) => o.unwrap_or_default(),
+        Err(e) => return envelope(e),
+    };
+    let req = match validate::create_secret(args) {
+        Ok(r) => r,
+        Err(e) => return envelope(e),
+    };
+    match state.access.run(move |v| v.create_secret(&req)).await {
+        Ok(s) => created(json!(crate::mcp::CreateSecretOutput::from(&s))),
+        Err(e) => envelope(e),
+    }
+}
+
+/// Flowise credential names → catalog ids.
+fn flowise_service(credential_name: &str) -> String {
+    match credential_name {
+        "openAIApi" => "openai".into(),
+        "anthropicApi" => "anthropic".into(),
+        "azureOpenAIApi" => "azure-openai".into(),
+        "pineconeApi" => "pinecone".into(),
+        "cohereApi" => "cohere".into(),
+        "huggingFaceApi" => "huggingface".into(),
+        other => format!("custom.{}", other.to_lowercase()),
+    }
+}
+
+/// Seed 003 (Flowise): `{name, credentialName, plainDataObj}` → a credential of
+/// the mapped service under `name`; the first field of `plainDataObj` is the
+/// value and the whole object is sealed with it.
+pub async fn create_credential_003(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut obj = match object(body) {
+        Ok(Some(o)) if !o.is_empty() => o,
+        Ok(_) => {
+            return envelope(ApiError::new(
+                412,
+                "precondition_failed",
+                "Request body not provided",
+            ));
+        }
+        Err(e) => return envelope(e),
+    };
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("")
+        .to_owned();
+    let credential_name = obj
+        .get("credentialName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("")
+        .to_owned();
+    let plain = match obj.remove("plainDataObj") {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    let first = plain
+        .as_ref()
+        .and_then(|m| m.values().next())
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut missing = Vec::new();
+    if name.is_empty() {
+        missing.push(crate::error::FieldError::new(
+            "name",
+            "missing",
+            "is required",
+        ));
+    }
+    if credential_name.is_empty() {
+        missing.push(crate::error::FieldError::new(
+            "credentialName",
+            "missing",
+            "is required",
+        ));
+    }
+    if first.as_deref().is_none_or(|v| v.trim().is_empty()) {
+        missing.push(crate::error::FieldError::new(
+            "plainDataObj",
+            "missing",
+            "must be an object whose first field is the non-empty key, e.g. {\"openAIApiKey\": \"sk-...\"}",
+        ));
+    }
+    if !missing.is_empty() {
+        let mut e = ApiError::validation(missing);
+        e.code = 400;
+        e.kind = "bad_request";
+        return envelope(e);
+    }
+    let mut args = Map::new();
+    args.insert(
+        "service_id".into(),
+        json!(flowise_service(&credential_name)),
+    );
+    args.insert("credential_type".into(), json!("api_key"));
+    args.insert("credential_value".into(), json!(first));
+    args.insert("name".into(), json!(name));
+    let mut req: StoreCredential = match validate::store_credential(args) {
+        Ok(r) => r,
+        Err(mut e) => {
+            e.code = 400;
+            e.kind = "bad_request";
+            return envelope(e);
+        }
+    };
+    req.attachment = plain.map(|m| SecretString::new(Value::Object(m).to_string()));
+    let workspace = state.access.vault().await.map(|v| v.id().to_string());
+    match (
+        state.access.run(move |v| v.store_credential(&req)).await,
+        workspace,
+    ) {
+        (Ok(s), Ok(workspace)) => {
+            let c = s.credential;
+            axum::Json(json!({
+                "id": c.id.to_string(), "name": c.name, "credentialName": credential_name,
+                "encryptedData": base64::engine::general_purpose::STANDARD.encode(&s.sealed),
+                "createdDate": rfc3339(c.created_at), "updatedDate": rfc3339(c.updated_at),
+                "workspaceId": workspace,
+            }))
+            .into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => envelope(e),
+    }
+}
+
+/// Seed 004 (Danube): `{service_id, credential_type, credential_value, name?}` →
+/// 200 `{success, service_id, service_name, credential_type, …}`.
+pub async fn store_credential_004(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let args = match object(body) {
+        Ok(o) => o.unwrap_or_default(),
+        Err(e) => return envelope(e),
+    };
+    let req = match validate::store_credential(args) {
+        Ok(r) => r,
+        Err(e) => return envelope(e),
+    };
+    let service_id = req.service_id.clone();
+    match state.access.run(move |v| v.store_credential(&req)).await {
+        Ok(s) => {
+            let c = s.credential;
+            axum::Json(json!({
+                "success": true, "service_id": service_id, "service_name": c.service_name,
+                "credential_type": c.credential_type, "id": c.id.to_string(), "service": c.service,
+                "name": c.name, "created_at": c.created_at, "updated_at": c.updated_at,
+                "last_used_at": c.last_used_at, "replaced": s.replaced,
+            }))
+            .into_response()
+        }
+        Err(e) => envelope(e),
+    }
+}
