@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod concurrency;
+mod http;
 mod leaks;
 mod schemas;
 mod stdio;
