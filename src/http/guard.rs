@@ -183,6 +183,35 @@ fn presented_token(headers: &HeaderMap, path: &str) -> Option<String> {
     None
 }
 
+const MCP_SESSION_ID: &str = "mcp-session-id";
+
+/// Which token opened each Streamable HTTP session: a session id is never an
+/// authenticator, so another token presenting it gets 404.
+#[derive(Clone, Default)]
+pub struct McpSessions(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl McpSessions {
+    fn bind(&self, session: &str, token: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(session.to_owned(), token.to_owned());
+        }
+    }
+
+    fn forget(&self, session: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(session);
+        }
+    }
+
+    /// True when the session is unknown here (rmcp answers for it) or was opened by `token`.
+    fn belongs_to(&self, session: &str, token: &str) -> bool {
+        self.0
+            .lock()
+            .map(|m| m.get(session).is_none_or(|t| t == token))
+            .unwrap_or(false)
+    }
+}
+
 /// The id of the token that authenticated a request (absent with `--no-auth`).
 #[derive(Debug, Clone)]
 pub struct TokenId(pub Option<String>);
@@ -223,8 +252,34 @@ pub async fn authenticate(
     let checked = state.access.run(move |v| v.check_token(&token)).await;
     match checked {
         Ok(Some(info)) => {
-            req.extensions_mut().insert(TokenId(Some(info.id)));
-            next.run(req).await
+            // A Streamable HTTP session belongs to the token that opened it.
+            let session = req
+                .headers()
+                .get(MCP_SESSION_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let Some(id) = &session {
+                if !state.mcp_sessions.belongs_to(id, &info.id) {
+                    return envelope(ApiError::new(404, "not_found_error", "no such MCP session"));
+                }
+            }
+            let is_delete = req.method() == axum::http::Method::DELETE;
+            req.extensions_mut().insert(TokenId(Some(info.id.clone())));
+            let response = next.run(req).await;
+            match (
+                &session,
+                response
+                    .headers()
+                    .get(MCP_SESSION_ID)
+                    .and_then(|v| v.to_str().ok()),
+            ) {
+                (None, Some(created)) => state.mcp_sessions.bind(created, &info.id),
+                (Some(id), _) if is_delete && response.status().is_success() => {
+                    state.mcp_sessions.forget(id)
+                }
+                _ => {}
+            }
+            response
         }
         Ok(None) => unauthorized("Authentication failed"),
         Err(e) => route_error(&path, e),

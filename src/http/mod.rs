@@ -80,6 +80,7 @@ pub(crate) struct AppState {
     pub no_auth: bool,
     pub allowed: Arc<Allowed>,
     pub shutdown: CancellationToken,
+    pub mcp_sessions: guard::McpSessions,
 }
 
 /// Builds the whole router (used by `serve` and by tests).
@@ -90,6 +91,7 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
         no_auth: config.no_auth,
         allowed: Arc::new(config.allowed.clone()),
         shutdown: shutdown.clone(),
+        mcp_sessions: guard::McpSessions::default(),
     };
     let mcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by our own guard for every route.

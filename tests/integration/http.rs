@@ -160,6 +160,44 @@ async fn streamable_http_serves_2025_11_25_sessions_and_2026_07_28_stateless() {
     );
     all_three_tools(&legacy, "sessions").await;
     let _ = legacy.cancel().await;
+
+    // A session id is not an authenticator: another valid token cannot use it.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let accept = "application/json, text/event-stream";
+    let r = Http::client()
+        .post(h.url("/mcp"))
+        .bearer_auth(&h.token)
+        .header("accept", accept)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let other = token(&h.env, "other");
+    let r = Http::client()
+        .post(h.url("/mcp"))
+        .bearer_auth(&other)
+        .header("accept", accept)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = Http::client()
+        .post(h.url("/mcp"))
+        .bearer_auth(&h.token)
+        .header("accept", accept)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
     let modern = h
         .mcp(ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
