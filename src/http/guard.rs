@@ -45,7 +45,7 @@ impl Allowed {
         let host = host_of(authority)
             .trim_matches(['[', ']'])
             .to_ascii_lowercase();
-        is_loopback_name(&host) || self.hosts.iter().any(|h| *h == host)
+        is_loopback_name(&host) || self.hosts.contains(&host)
     }
 
     fn origin_ok(&self, origin: &str) -> bool {
@@ -226,17 +226,15 @@ pub async fn authenticate(
     if path == "/healthz" {
         return next.run(req).await;
     }
-    if let Some(len) = req
+    let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-    {
-        if len > super::MAX_BODY_BYTES {
-            return route_error(
-                &path,
-                ApiError::new(413, "payload_too_large", "request body over 1 MiB"),
-            );
-        }
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > super::MAX_BODY_BYTES) {
+        return route_error(
+            &path,
+            ApiError::new(413, "payload_too_large", "request body over 1 MiB"),
+        );
     }
     if state.no_auth {
         req.extensions_mut().insert(TokenId(None));
@@ -258,10 +256,11 @@ pub async fn authenticate(
                 .get(MCP_SESSION_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            if let Some(id) = &session {
-                if !state.mcp_sessions.belongs_to(id, &info.id) {
-                    return envelope(ApiError::new(404, "not_found_error", "no such MCP session"));
-                }
+            if session
+                .as_deref()
+                .is_some_and(|id| !state.mcp_sessions.belongs_to(id, &info.id))
+            {
+                return envelope(ApiError::new(404, "not_found_error", "no such MCP session"));
             }
             let is_delete = req.method() == axum::http::Method::DELETE;
             req.extensions_mut().insert(TokenId(Some(info.id.clone())));
