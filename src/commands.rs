@@ -87,6 +87,8 @@ impl Settings {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    // Every command may hold keys or values: no core dumps, no same-user ptrace.
+    harden_process();
     let settings = Settings::resolve(&cli)?;
     match cli.command {
         Command::Init => init(&settings),
@@ -266,7 +268,6 @@ fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
 }
 
 fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
-    harden_process();
     // A missing password does not stop the server: every tool call answers
     // vault_locked with the reason, which the agent can relay to the user.
     let password = password::read(Prompt::Never).map_err(|e| e.to_string());

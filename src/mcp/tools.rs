@@ -29,6 +29,7 @@ pub struct StoreCredentialInput {
     #[schemars(length(min = 1, max = 71))]
     pub service_id: String,
     /// bearer: sent as "Authorization: Bearer <value>"; api_key: sent in the service's API-key header.
+    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
     /// The secret key or token. Stored encrypted and never shown again.
     #[schemars(length(min = 1, max = 16384))]
@@ -79,7 +80,8 @@ pub struct StoreCredentialOutput {
     pub service_name: String,
     /// Credential label.
     pub name: String,
-    /// How the value is presented.
+    /// How the value is presented: bearer or api_key.
+    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
     /// Unix seconds.
     pub created_at: i64,
@@ -106,7 +108,8 @@ pub struct CredentialItem {
     pub last_used_at: Option<i64>,
     /// Display name of the service.
     pub service_name: String,
-    /// How the value is presented.
+    /// How the value is presented: bearer or api_key.
+    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
     /// Unix seconds.
     pub updated_at: i64,
