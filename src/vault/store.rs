@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use redb::{
-    ConcurrencyMode, Database, ReadOnlyDatabase, TableDefinition, TransactionError,
-    WriteTransaction,
+    ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, TableDefinition, TableError,
+    TransactionError, WriteTransaction,
 };
 
 use crate::error::VaultError;
@@ -88,11 +88,52 @@ fn sync_parent(path: &Path) -> Result<(), VaultError> {
         .map_err(|e| VaultError::io(format!("syncing {}", dir.display()), e))
 }
 
-/// Whether `path` holds a vault (a non-empty file).
+/// Whether `path` holds an initialised vault: a non-empty file whose `meta`
+/// table has a wrapped key. A file left by a first run killed before its first
+/// commit (empty, or a redb file without the vault's meta) is not one, so the
+/// next run finishes creating it instead of refusing it for good. A file that
+/// cannot be read as redb counts as a vault: opening it reports what is wrong.
 pub fn exists(path: &Path) -> bool {
-    fs::metadata(path)
+    let non_empty = fs::metadata(path)
         .map(|m| m.is_file() && m.len() > 0)
-        .unwrap_or(false)
+        .unwrap_or(false);
+    non_empty && !unfinished_init(path) && initialised(path).unwrap_or(true)
+}
+
+/// redb writes its 9-byte magic number last when it initialises a file; a file
+/// that is non-empty, small, and still all zeros there is an initialisation
+/// cut short (or one in progress in another process), never a database.
+const REDB_MAGIC_LEN: usize = 9;
+/// redb's freshly initialised file is about 1 MiB; anything larger is not one.
+const MAX_UNFINISHED_LEN: u64 = 16 * 1024 * 1024;
+
+fn unfinished_init(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() && m.len() > 0 && m.len() <= MAX_UNFINISHED_LEN => {}
+        _ => return false,
+    }
+    let mut magic = [0u8; REDB_MAGIC_LEN];
+    file.read_exact(&mut magic).is_ok() && magic == [0u8; REDB_MAGIC_LEN]
+}
+
+/// `Some(has a wrapped key)`, or `None` when the file cannot be read as redb.
+fn initialised(path: &Path) -> Option<bool> {
+    fn check(txn: redb::ReadTransaction) -> Option<bool> {
+        match txn.open_table(META) {
+            Ok(t) => Some(t.get(meta_key::WRAPPED_KEY).ok()?.is_some()),
+            Err(TableError::TableDoesNotExist(_)) => Some(false),
+            Err(_) => None,
+        }
+    }
+    match open_ro(path) {
+        Ok(db) => check(db.begin_read().ok()?),
+        // Left mid-commit by a killed writer: a read-write open repairs it first.
+        Err(_) => check(open_rw(path).ok()?.begin_read().ok()?),
+    }
 }
 
 /// Opens read-write, multi-writer, with redb's integrity check.
@@ -103,7 +144,28 @@ pub fn open_rw(path: &Path) -> Result<Database, VaultError> {
 }
 
 /// Opens an empty file as a new database (multi-writer).
+///
+/// A file whose redb initialisation was cut short (a first run killed in
+/// redb's own setup) is reclaimed: after waiting [`WRITE_RETRY_WINDOW`] for a
+/// creator that may still be running to write redb's magic number, it is
+/// emptied and initialised again. Without this such a file could never be
+/// opened nor created again.
 pub fn create_db(path: &Path) -> Result<Database, VaultError> {
+    let deadline = Instant::now() + WRITE_RETRY_WINDOW;
+    while unfinished_init(path) {
+        if Instant::now() >= deadline {
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| {
+                    f.set_len(0)?;
+                    f.sync_all()
+                })
+                .map_err(|e| VaultError::io("emptying an unfinished vault file", e))?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     builder().create(path).map_err(|e| map_open_error(path, e))
 }
 

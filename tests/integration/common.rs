@@ -14,6 +14,9 @@ use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const BIN: &str = env!("CARGO_BIN_EXE_credvault");
+/// Put this in every value a test stores: the leak sweep looks for it in every
+/// tool result, log and file the harness saw (see `Env`'s `Drop`).
+pub const MARKER: &str = "CVLEAKMARK9f2e";
 
 /// One temp directory holding a vault path and a password file.
 pub struct Env {
@@ -48,7 +51,7 @@ impl Env {
     }
 
     /// The environment every spawned credvault gets: scrubbed, then ours.
-    fn envs(&self) -> Vec<(String, String)> {
+    pub fn envs(&self) -> Vec<(String, String)> {
         let mut v = vec![
             ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
             ("HOME".into(), self.dir.path().display().to_string()),

@@ -5,8 +5,10 @@ mod common;
 
 mod cli;
 mod concurrency;
+mod crash;
 mod http;
 mod leaks;
+mod raw;
 mod schemas;
 mod stdio;
 mod tamper;
