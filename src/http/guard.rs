@@ -108,6 +108,21 @@ pub fn envelope(e: ApiError) -> Response {
     r
 }
 
+/// The request body, or 413 (over 1 MiB) / 400 (unreadable) as an [`ApiError`].
+pub fn read_body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    match body {
+        Ok(b) => Ok(b),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+            413,
+            "payload_too_large",
+            "request body over 1 MiB",
+        )),
+        Err(_) => Err(ApiError::bad_request("could not read the request body")),
+    }
+}
+
 /// Seeds 000/001 answer errors as `{"error": "<detail>"}`.
 pub fn seed000_error(code: u16, detail: &str) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

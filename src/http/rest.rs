@@ -25,17 +25,7 @@ use crate::validate::{self, StoreCredential};
 
 /// The body as a JSON object, or the error to answer with.
 fn object(body: Result<Bytes, BytesRejection>) -> Result<Option<Map<String, Value>>, ApiError> {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::new(
-                413,
-                "payload_too_large",
-                "request body over 1 MiB",
-            ));
-        }
-        Err(_) => return Err(ApiError::bad_request("could not read the request body")),
-    };
+    let body = super::guard::read_body(body)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -270,16 +260,7 @@ pub async fn store_credential_004(
     };
     let service_id = req.service_id.clone();
     match state.access.run(move |v| v.store_credential(&req)).await {
-        Ok(s) => {
-            let c = s.credential;
-            axum::Json(json!({
-                "success": true, "service_id": service_id, "service_name": c.service_name,
-                "credential_type": c.credential_type, "id": c.id.to_string(), "service": c.service,
-                "name": c.name, "created_at": c.created_at, "updated_at": c.updated_at,
-                "last_used_at": c.last_used_at, "replaced": s.replaced,
-            }))
-            .into_response()
-        }
+        Ok(s) => axum::Json(crate::mcp::StoreCredentialOutput::new(service_id, s)).into_response(),
         Err(e) => envelope(e),
     }
 }

@@ -157,16 +157,9 @@ pub async fn message(
             "no such SSE session: open GET /sse first",
         ));
     };
-    let body = match body {
+    let body = match super::guard::read_body(body) {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return envelope(ApiError::new(
-                413,
-                "payload_too_large",
-                "request body over 1 MiB",
-            ));
-        }
-        Err(_) => return envelope(ApiError::bad_request("could not read the request body")),
+        Err(e) => return envelope(e),
     };
     let msg: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
         Ok(m) => m,

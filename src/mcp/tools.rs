@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::VaultAccess;
 use crate::error::ApiError;
 use crate::validate::{self, CredentialType};
-use crate::vault::{Credential, Secret};
+use crate::vault::{Credential, Secret, Stored};
 
 /// Arguments of `store_credential`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -139,6 +139,26 @@ pub struct CreateSecretOutput {
     /// RFC 3339 UTC.
     #[schemars(extend("format" = "date-time"))]
     pub updated_at: String,
+}
+
+impl StoreCredentialOutput {
+    /// The reply to a store under `service_id` (as the caller wrote it).
+    pub fn new(service_id: String, stored: Stored) -> Self {
+        let c = stored.credential;
+        Self {
+            success: true,
+            id: c.id.to_string(),
+            service_id,
+            service: c.service,
+            service_name: c.service_name,
+            name: c.name,
+            credential_type: c.credential_type,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            last_used_at: c.last_used_at,
+            replaced: stored.replaced,
+        }
+    }
 }
 
 impl From<&Credential> for CredentialItem {
@@ -279,20 +299,7 @@ impl CredVaultServer {
         let req = validate::store_credential(args)?;
         let service_id = req.service_id.clone();
         let stored = self.vault.run(move |v| v.store_credential(&req)).await?;
-        let c = stored.credential;
-        Ok(Json(StoreCredentialOutput {
-            success: true,
-            id: c.id.to_string(),
-            service_id,
-            service: c.service,
-            service_name: c.service_name,
-            name: c.name,
-            credential_type: c.credential_type,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-            last_used_at: c.last_used_at,
-            replaced: stored.replaced,
-        }))
+        Ok(Json(StoreCredentialOutput::new(service_id, stored)))
     }
 
     async fn list(&self, args: JsonObject) -> Result<Json<ListCredentialsOutput>, ToolError> {
