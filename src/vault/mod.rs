@@ -5,6 +5,7 @@
 //! never held across key derivation or client I/O. All methods are blocking:
 //! call them from `spawn_blocking` in async code.
 
+pub mod backend;
 pub mod format;
 pub mod store;
 

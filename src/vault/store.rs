@@ -143,6 +143,18 @@ pub fn open_rw(path: &Path) -> Result<Database, VaultError> {
     b.open(path).map_err(|e| map_open_error(path, e))
 }
 
+/// Opens an existing database held by `backend` (multi-writer, integrity check),
+/// for [`crate::vault::Vault::open_with_backend`]. `label` names it in errors.
+pub fn open_backend(
+    backend: impl redb::StorageBackend,
+    label: &Path,
+) -> Result<Database, VaultError> {
+    let mut b = builder();
+    b.set_check_integrity_on_open(true);
+    b.create_with_backend(backend)
+        .map_err(|e| map_open_error(label, e))
+}
+
 /// Opens an empty file as a new database (multi-writer).
 ///
 /// A file whose redb initialisation was cut short (a first run killed in

@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod http;
 mod leaks;
+mod powercut;
 mod raw;
 mod schemas;
 mod stdio;
