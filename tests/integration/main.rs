@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod http;
 mod leaks;
+mod multiproc;
 mod powercut;
 mod raw;
 mod schemas;
