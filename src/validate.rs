@@ -13,6 +13,8 @@ use crate::secret::SecretString;
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
 /// Longest credential name, in characters.
 pub const MAX_NAME_CHARS: usize = 128;
+/// Longest service id: `custom.` and a 64-character name.
+pub const MAX_SERVICE_ID_CHARS: usize = 7 + 64;
 /// Default credential name.
 pub const DEFAULT_NAME: &str = "default";
 
@@ -194,6 +196,19 @@ fn service(fields: &mut Fields, field: &str, raw: Option<String>) -> Option<(Str
     let id = raw?.to_lowercase();
     match catalog::resolve(&id) {
         Some(s) => Some((id, s)),
+        // Not echoed: no valid id is this long, and an argument this long may
+        // be a value pasted into the wrong field (or megabytes of it).
+        None if id.chars().count() > MAX_SERVICE_ID_CHARS => {
+            fields.push(
+                field,
+                "too_long",
+                format!(
+                    "must be at most {MAX_SERVICE_ID_CHARS} characters (got {}): {SERVICE_HELP}",
+                    id.chars().count()
+                ),
+            );
+            None
+        }
         None => {
             fields.push(
                 field,

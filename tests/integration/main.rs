@@ -3,6 +3,7 @@
 
 mod common;
 
+mod badinput;
 mod cli;
 mod concurrency;
 mod crash;
