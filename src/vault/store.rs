@@ -4,6 +4,7 @@
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redb::{
@@ -202,19 +203,38 @@ fn map_open_error(path: &Path, e: redb::DatabaseError) -> VaultError {
     }
 }
 
-/// Begins a write transaction, waiting up to [`WRITE_RETRY_WINDOW`] for another
-/// process's transaction, then failing with [`VaultError::Busy`].
+/// Write transactions this process has begun. A waiter that sees it move knows
+/// the lock is changing hands here (calls of this process queued behind each
+/// other, e.g. a client pipelining writes), not held by a stuck process.
+static WRITES_BEGUN: AtomicU64 = AtomicU64::new(0);
+
+/// Begins a write transaction, waiting while another process holds the write
+/// lock: [`VaultError::Busy`] once [`WRITE_RETRY_WINDOW`] passes without this
+/// process getting it. The window restarts whenever another call of this
+/// process got the lock meanwhile, so this process's own queue of writes never
+/// turns into `vault_busy`.
 pub fn begin_write(db: &Database) -> Result<WriteTransaction, VaultError> {
-    let deadline = Instant::now() + WRITE_RETRY_WINDOW;
+    let mut deadline = Instant::now() + WRITE_RETRY_WINDOW;
+    let mut seen = WRITES_BEGUN.load(Ordering::Relaxed);
     let mut pause = Duration::from_millis(1);
     loop {
         match db.try_begin_write() {
-            Ok(txn) => return Ok(txn),
-            Err(TransactionError::WouldBlock) if Instant::now() < deadline => {
+            Ok(txn) => {
+                WRITES_BEGUN.fetch_add(1, Ordering::Relaxed);
+                return Ok(txn);
+            }
+            Err(TransactionError::WouldBlock) => {
+                let now = WRITES_BEGUN.load(Ordering::Relaxed);
+                if now != seen {
+                    seen = now;
+                    deadline = Instant::now() + WRITE_RETRY_WINDOW;
+                }
+                if Instant::now() >= deadline {
+                    return Err(VaultError::Busy);
+                }
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(25));
             }
-            Err(TransactionError::WouldBlock) => return Err(VaultError::Busy),
             Err(e) => return Err(e.into()),
         }
     }

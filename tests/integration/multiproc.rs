@@ -211,3 +211,39 @@ async fn a_peer_killed_inside_a_write_transaction_unblocks_the_others_at_once() 
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_holding_the_write_lock_past_the_window_is_vault_busy_and_changes_nothing() {
+    let env = Env::new();
+    let mut a = Raw::start(&env).await;
+    let resp = a.call(0, "list_credentials", json!({})).await;
+    assert!(tool_ok(&resp).is_some(), "{resp}");
+    let mut holder = spawn_holder(&env);
+    let asked = Instant::now();
+    let store = json!({"service_id": "custom.multi", "credential_type": "bearer",
+                       "credential_value": format!("{MARKER}-busy"), "name": "busy"});
+    let resp = a.call(1, "store_credential", store.clone()).await;
+    let waited = asked.elapsed();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let err = tool_error(&resp).unwrap_or_else(|| panic!("expected vault_busy: {resp}"));
+    assert_eq!(
+        (err["code"].as_u64(), err["type"].as_str()),
+        (Some(503), Some("vault_busy"))
+    );
+    eprintln!("multiproc: vault_busy after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+    let resp = a.call(2, "list_credentials", json!({})).await;
+    assert_eq!(
+        tool_ok(&resp).unwrap()["credentials"],
+        json!([]),
+        "busy stored something"
+    );
+    // With the peer gone the same call succeeds.
+    let resp = a.call(3, "store_credential", store).await;
+    assert!(tool_ok(&resp).is_some(), "{resp}");
+    a.finish().await;
+}
