@@ -4,6 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -15,8 +16,36 @@ use tempfile::TempDir;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const BIN: &str = env!("CARGO_BIN_EXE_credvault");
 /// Put this in every value a test stores: the leak sweep looks for it in every
-/// tool result, log and file the harness saw (see `Env`'s `Drop`).
+/// tool result the harness receives and, when each test's `Env` drops, in every
+/// file under its temp dir (server stderr logs, vault files, images).
 pub const MARKER: &str = "CVLEAKMARK9f2e";
+
+/// Values (credential_value / value arguments, 8 bytes or more) the harness
+/// sent; swept for like [`MARKER`].
+pub type Sent = Arc<Mutex<Vec<String>>>;
+
+/// Records the secret-bearing arguments of a tool call.
+pub fn note_values(sent: &Sent, args: &Value) {
+    for key in ["credential_value", "value"] {
+        if let Some(v) = args.get(key).and_then(Value::as_str) {
+            let v = v.trim();
+            if v.len() >= 8 && !v.contains(MARKER) {
+                sent.lock().unwrap().push(v.to_owned());
+            }
+        }
+    }
+}
+
+/// Fails when `hay` holds the marker or any value sent so far.
+pub fn assert_no_values(sent: &Sent, what: &str, hay: &[u8]) {
+    assert!(
+        !contains(hay, MARKER),
+        "the value marker leaked into {what}"
+    );
+    for v in sent.lock().unwrap().iter() {
+        assert!(!contains(hay, v), "a stored value leaked into {what}");
+    }
+}
 
 /// One temp directory holding a vault path and a password file.
 pub struct Env {
@@ -26,6 +55,8 @@ pub struct Env {
     /// Use the product's default KDF cost instead of the cheap test cost.
     pub real_kdf: bool,
     pub extra_env: Vec<(String, String)>,
+    /// Values sent through this Env's clients (the leak sweep looks for them).
+    pub sent: Sent,
 }
 
 impl Env {
@@ -41,6 +72,7 @@ impl Env {
             pw_file,
             real_kdf: false,
             extra_env: Vec::new(),
+            sent: Sent::default(),
         }
     }
 
@@ -101,6 +133,7 @@ impl Env {
         Client {
             service,
             stderr_path,
+            sent: self.sent.clone(),
         }
     }
 
@@ -129,6 +162,7 @@ pub fn run_with(mut cmd: Command, args: &[&str], stdin: &str) -> Output {
 pub struct Client {
     pub service: RunningService<RoleClient, ()>,
     pub stderr_path: PathBuf,
+    pub sent: Sent,
 }
 
 /// A tool result reduced to what tests assert on.
@@ -143,6 +177,7 @@ pub struct Outcome {
 
 impl Client {
     pub async fn call(&self, tool: &str, args: Value) -> Outcome {
+        note_values(&self.sent, &args);
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(map) = args {
             params = params.with_arguments(map);
@@ -152,7 +187,9 @@ impl Client {
             .call_tool(params)
             .await
             .expect("tool call transport");
-        outcome(r)
+        let o = outcome(r);
+        assert_no_values(&self.sent, &format!("a {tool} result"), o.raw.as_bytes());
+        o
     }
 
     pub async fn ok(&self, tool: &str, args: Value) -> Value {
@@ -211,4 +248,29 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// The sweep: when a test's `Env` drops (and the test has not already failed),
+/// every file under its temp dir — the servers' stderr logs, the vault and any
+/// copies or images of it — must be free of the marker and the values sent.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            let Ok(entries) = fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if let Ok(bytes) = fs::read(&p) {
+                    assert_no_values(&self.sent, &p.display().to_string(), &bytes);
+                }
+            }
+        }
+    }
 }

@@ -185,6 +185,7 @@ async fn run_until_killed(
         tokio::select! {
             line = raw.lines.next_line() => {
                 let line = line.unwrap().expect("server exited before it was killed");
+                crate::common::assert_no_values(&raw.sent, "a reply", line.as_bytes());
                 let resp: Value = serde_json::from_str(&line).unwrap();
                 let id = resp["id"].as_u64().unwrap_or_else(|| panic!("unexpected {resp}"));
                 let what = pending.remove(&id).unwrap();

@@ -81,3 +81,75 @@ async fn marker_value_and_name_stay_out_of_results_logs_and_file() {
     let o = env.run(&["store", "--service", "nope"], VALUE);
     assert!(!contains(&o.stdout, VALUE) && !contains(&o.stderr, VALUE));
 }
+
+/// The suite-wide sweep (common.rs: `Env`'s `Drop`, `Client::call`, `Raw::recv`)
+/// really fails: a value written anywhere under a test's temp dir is caught.
+#[test]
+fn the_sweep_catches_a_value_left_in_any_file() {
+    for needle in [
+        crate::common::MARKER.to_owned(),
+        "a-sent-value-123".to_owned(),
+    ] {
+        let r = std::panic::catch_unwind(|| {
+            let env = Env::new();
+            crate::common::note_values(&env.sent, &json!({"value": "a-sent-value-123"}));
+            let dir = env.dir.path().join("deep").join("er");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("stderr-x.log"), format!("log line {needle} end")).unwrap();
+        });
+        assert!(r.is_err(), "the sweep missed {needle}");
+    }
+}
+
+/// No subcommand's `--help` prints the value of a secret environment variable
+/// (clap's `env =` would): every subcommand listed by `--help`, recursively.
+#[test]
+fn no_help_text_prints_a_secret_environment_value() {
+    let env = Env::new();
+    let secret_env = [
+        ("CREDVAULT_PASSWORD", "HELPMARK-password-71"),
+        ("CREDVAULT_PASSWORD_FILE", "/tmp/HELPMARK-pwfile-72"),
+        ("CREDVAULT_TOKEN", "HELPMARK-token-73"),
+        ("RUST_LOG", "HELPMARK-log-74"),
+    ];
+    let help = |path: &[String]| {
+        let mut cmd = env.cmd();
+        cmd.envs(secret_env);
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let o = crate::common::run_with(cmd, &args, "");
+        assert!(o.status.success(), "{path:?} --help failed");
+        for (var, v) in secret_env {
+            assert!(
+                !contains(&o.stdout, "HELPMARK") && !contains(&o.stderr, "HELPMARK"),
+                "{path:?} --help prints {var}'s value {v}"
+            );
+        }
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let text = help(&path);
+        seen += 1;
+        let mut in_commands = false;
+        for line in text.lines() {
+            if line.starts_with("Commands:") {
+                in_commands = true;
+                continue;
+            }
+            if in_commands {
+                match line.split_whitespace().next() {
+                    Some(sub) if line.starts_with("  ") && sub != "help" => {
+                        let mut p = path.clone();
+                        p.push(sub.to_owned());
+                        todo.push(p);
+                    }
+                    Some(_) if line.starts_with("  ") => {}
+                    _ => in_commands = false,
+                }
+            }
+        }
+    }
+    assert!(seen >= 8, "only {seen} help texts found");
+}

@@ -18,6 +18,8 @@ use crate::common::{BIN, Env};
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Raw {
+    /// Values sent (for the leak sweep, shared with the `Env`).
+    pub sent: crate::common::Sent,
     pub child: Child,
     pub stdin: Option<ChildStdin>,
     pub lines: Lines<BufReader<ChildStdout>>,
@@ -43,6 +45,7 @@ impl Raw {
         let stdin = child.stdin.take();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         Self {
+            sent: env.sent.clone(),
             child,
             stdin,
             lines,
@@ -82,6 +85,9 @@ impl Raw {
     }
 
     pub async fn send(&mut self, v: &Value) {
+        if let Some(args) = v.pointer("/params/arguments") {
+            crate::common::note_values(&self.sent, args);
+        }
         self.send_line(serde_json::to_string(v).unwrap().as_bytes())
             .await;
     }
@@ -93,6 +99,7 @@ impl Raw {
             .await
             .expect("the server stopped answering")
             .unwrap()?;
+        crate::common::assert_no_values(&self.sent, "a reply", line.as_bytes());
         Some(
             serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line:?}")),
