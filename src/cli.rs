@@ -19,7 +19,13 @@ use crate::validate::CredentialType;
 #[command(name = "credvault", version, propagate_version = true)]
 pub struct Cli {
     /// Vault file [default: $XDG_DATA_HOME/credvault/vault.redb or ~/.local/share/credvault/vault.redb]
-    #[arg(long, global = true, env = "CREDVAULT_PATH", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "CREDVAULT_PATH",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub vault: Option<PathBuf>,
     /// Log level or filter for stderr (RUST_LOG takes precedence)
     #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
@@ -43,6 +49,7 @@ pub struct KdfArgs {
         long,
         global = true,
         env = "CREDVAULT_KDF_MEMORY_MIB",
+        hide_env_values = true,
         default_value_t = 256,
         value_name = "MIB"
     )]
@@ -52,6 +59,7 @@ pub struct KdfArgs {
         long,
         global = true,
         env = "CREDVAULT_KDF_ITERATIONS",
+        hide_env_values = true,
         default_value_t = 3,
         value_name = "N"
     )]
@@ -61,6 +69,7 @@ pub struct KdfArgs {
         long,
         global = true,
         env = "CREDVAULT_KDF_PARALLELISM",
+        hide_env_values = true,
         default_value_t = 1,
         value_name = "N"
     )]

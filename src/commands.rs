@@ -296,14 +296,18 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
     runtime.block_on(async move {
         use rmcp::ServiceExt;
         let server = CredVaultServer::new(VaultAccess::start(config));
+        let io = crate::mcp::stdio::transport(
+            tokio::io::BufReader::new(tokio::io::stdin()),
+            tokio::io::stdout(),
+        );
         let running = server
-            .serve(rmcp::transport::stdio())
+            .serve((io.sink, io.stream))
             .await
             .map_err(|e| CliError::Other(format!("MCP handshake failed: {e}")))?;
-        running
-            .waiting()
-            .await
-            .map_err(|e| CliError::Other(format!("MCP server stopped: {e}")))?;
+        let result = running.waiting().await;
+        // Let the writer flush what rmcp queued last.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), io.writer).await;
+        result.map_err(|e| CliError::Other(format!("MCP server stopped: {e}")))?;
         Ok(())
     })
 }

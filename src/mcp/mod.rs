@@ -5,6 +5,7 @@
 //! the Argon2id derivation runs on a blocking thread started with the server, and
 //! tool calls wait for it ([`VaultAccess`]).
 
+pub mod stdio;
 mod tools;
 
 use std::path::PathBuf;

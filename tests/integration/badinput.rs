@@ -5,10 +5,9 @@
 //! (DESIGN §3), stdout stays one JSON message per line, nothing is stored, and
 //! the server keeps answering: a final valid call succeeds.
 //!
-//! One documented exception: a line that is not JSON at all gets no reply.
-//! rmcp ignores unparsable input on purpose, as the other official MCP SDKs do
-//! (rust-sdk issue #938: replying can start an error storm with a peer that
-//! echoes). Those lines are checked to be ignored and harmless.
+//! A line that is not JSON gets `-32700 Parse error` with `"id": null` (rmcp
+//! alone would drop it; `src/mcp/stdio.rs` frames lines itself for this); a
+//! blank line gets nothing.
 
 use serde_json::{Value, json};
 
@@ -88,7 +87,7 @@ async fn a_corpus_of_bad_input_gets_errors_and_the_server_keeps_serving() {
     let mut raw = Raw::start(&env).await;
     let n = &mut 0u64;
 
-    // Not JSON at all: ignored (see the module docs), never fatal.
+    // Not JSON at all: one -32700 Parse error with a null id each.
     let not_json: Vec<&[u8]> = vec![
         b"hello",
         b"{",
@@ -97,8 +96,6 @@ async fn a_corpus_of_bad_input_gets_errors_and_the_server_keeps_serving() {
         b"\x07\x1b[31mred\x1b[0m\x00",
         b"\xff\xfe\xfd",
         b"}}}}",
-        b"   ",
-        b"",
         // Invalid UTF-8 inside otherwise valid JSON-RPC is not JSON either.
         b"{\"jsonrpc\":\"2.0\",\"id\":\"s14\",\"method\":\"ping\",\"x\":\"\xff\"}",
         b"{\"jsonrpc\":\"2.0\",\"id\":\"s15\",\"method\":\"tools/call\",\"params\":{\"name\":\"store_credential\",\"arguments\":{\"service_id\":\"openai\",\"credential_type\":\"bearer\",\"credential_value\":\"\xc3\x28\"}}}",
@@ -106,10 +103,16 @@ async fn a_corpus_of_bad_input_gets_errors_and_the_server_keeps_serving() {
     for line in &not_json {
         let got = probe(&mut raw, n, line).await;
         assert!(
-            got.iter().all(is_rpc_error),
-            "{}: unexpected reply {got:?}",
+            got.len() == 1 && is_rpc_error(&got[0]) && got[0]["error"]["code"] == -32700,
+            "{}: expected one parse error, got {got:?}",
             show(line)
         );
+        assert!(got[0].as_object().unwrap().contains_key("id") && got[0]["id"].is_null());
+    }
+    // Blank lines: nothing to answer.
+    for line in [&b"   "[..], b"", b"\r"] {
+        let got = probe(&mut raw, n, line).await;
+        assert!(got.is_empty(), "{got:?}");
     }
 
     // Valid JSON, not a valid JSON-RPC request: an error object.
@@ -145,6 +148,10 @@ async fn a_corpus_of_bad_input_gets_errors_and_the_server_keeps_serving() {
             got.len() == 1 && is_rpc_error(&got[0]),
             "{}: expected one JSON-RPC error, got {got:?}",
             show(line)
+        );
+        assert!(
+            got[0].as_object().unwrap().contains_key("id"),
+            "JSON-RPC errors carry an id (null when unknown): {got:?}"
         );
     }
 

@@ -101,16 +101,21 @@ fn the_sweep_catches_a_value_left_in_any_file() {
     }
 }
 
-/// No subcommand's `--help` prints the value of a secret environment variable
-/// (clap's `env =` would): every subcommand listed by `--help`, recursively.
+/// No subcommand's `--help` prints the value of any environment variable
+/// (clap's `env =` would, unless hidden): every subcommand listed by `--help`,
+/// recursively, with every variable credvault reads set to a marker.
 #[test]
-fn no_help_text_prints_a_secret_environment_value() {
+fn no_help_text_prints_an_environment_value() {
     let env = Env::new();
     let secret_env = [
         ("CREDVAULT_PASSWORD", "HELPMARK-password-71"),
         ("CREDVAULT_PASSWORD_FILE", "/tmp/HELPMARK-pwfile-72"),
         ("CREDVAULT_TOKEN", "HELPMARK-token-73"),
         ("RUST_LOG", "HELPMARK-log-74"),
+        ("CREDVAULT_PATH", "/tmp/HELPMARK-path-75"),
+        ("CREDVAULT_KDF_MEMORY_MIB", "76"),
+        ("CREDVAULT_KDF_ITERATIONS", "7"),
+        ("CREDVAULT_KDF_PARALLELISM", "2"),
     ];
     let help = |path: &[String]| {
         let mut cmd = env.cmd();
@@ -120,8 +125,11 @@ fn no_help_text_prints_a_secret_environment_value() {
         let o = crate::common::run_with(cmd, &args, "");
         assert!(o.status.success(), "{path:?} --help failed");
         for (var, v) in secret_env {
+            let shown = format!("{var}={v}");
             assert!(
-                !contains(&o.stdout, "HELPMARK") && !contains(&o.stderr, "HELPMARK"),
+                !contains(&o.stdout, "HELPMARK")
+                    && !contains(&o.stderr, "HELPMARK")
+                    && !contains(&o.stdout, &shown),
                 "{path:?} --help prints {var}'s value {v}"
             );
         }
