@@ -1,0 +1,159 @@
+//! HTTP bearer tokens: random, shown once, stored only as a keyed hash of the
+//! token (table `tokens`), checked in constant time against every stored hash.
+
+use redb::{ReadableDatabase, ReadableTable, TableError};
+use serde::{Deserialize, Serialize};
+
+use super::format::{Kind, Opened, open_record, seal_record};
+use super::store::{TOKENS, begin_write};
+use super::{Vault, now};
+use crate::error::VaultError;
+use crate::secret::SecretString;
+
+/// Token metadata as sealed in its record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenRecord {
+    name: String,
+    created_at: i64,
+}
+
+/// An HTTP bearer token's metadata (the token itself is stored only as a keyed hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Short id: the first 8 bytes of the token's keyed hash, hex.
+    pub id: String,
+    /// Label given at creation.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Prefix of every bearer token credvault issues.
+pub const TOKEN_PREFIX: &str = "cvt_";
+
+/// Tokens: random, shown once, stored as a keyed hash; checked in constant time.
+impl Vault {
+    /// Creates a bearer token labelled `name`. The token is returned once and
+    /// only its keyed hash is stored.
+    pub fn create_token(&self, name: &str) -> Result<(SecretString, TokenInfo), VaultError> {
+        use base64::Engine;
+        let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+        crate::crypto::random_bytes(raw.as_mut_slice())?;
+        let token = SecretString::new(format!(
+            "{TOKEN_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice())
+        ));
+        let mac = self.keys.token_mac(token.expose().as_bytes())?;
+        let record = TokenRecord {
+            name: name.to_owned(),
+            created_at: now(),
+        };
+        let sealed = seal_record(
+            self.keys.seal_key(),
+            Kind::Token,
+            token_record_id(&mac),
+            &record,
+            &SecretString::default(),
+            None,
+        )?;
+        let txn = begin_write(&self.db)?;
+        txn.open_table(TOKENS)?
+            .insert(mac.as_slice(), sealed.as_slice())?;
+        txn.commit()?;
+        Ok((token, token_info(&mac, record)))
+    }
+
+    /// Every token's metadata, oldest first.
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, VaultError> {
+        let mut out = Vec::new();
+        self.each_token(|mac, rec| {
+            out.push(token_info(mac, rec));
+            false
+        })?;
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    /// Revokes every token whose id or name is `which`; returns how many.
+    pub fn revoke_token(&self, which: &str) -> Result<usize, VaultError> {
+        let mut doomed = Vec::new();
+        self.each_token(|mac, rec| {
+            if token_info(mac, rec.clone()).id == which || rec.name == which {
+                doomed.push(*mac);
+            }
+            false
+        })?;
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        let txn = begin_write(&self.db)?;
+        {
+            let mut t = txn.open_table(TOKENS)?;
+            for mac in &doomed {
+                t.remove(mac.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(doomed.len())
+    }
+
+    /// The token's metadata when `presented` is a live token. Reads the table on
+    /// every call, so a revocation by another process takes effect at once; the
+    /// keyed hash is compared with every stored one in constant time.
+    pub fn check_token(&self, presented: &str) -> Result<Option<TokenInfo>, VaultError> {
+        use subtle::ConstantTimeEq;
+        let mac = self.keys.token_mac(presented.as_bytes())?;
+        let mut found = None;
+        self.each_token(|stored, rec| {
+            if bool::from(stored.ct_eq(&mac)) {
+                found = Some(token_info(stored, rec));
+            }
+            false
+        })?;
+        Ok(found)
+    }
+
+    fn each_token(
+        &self,
+        mut f: impl FnMut(&[u8; 32], TokenRecord) -> bool,
+    ) -> Result<(), VaultError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(TOKENS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let mac: [u8; 32] = k
+                .value()
+                .try_into()
+                .map_err(|_| VaultError::Corrupt("a token key has the wrong length".into()))?;
+            let opened: Opened<TokenRecord> = open_record(
+                self.keys.seal_key(),
+                Kind::Token,
+                token_record_id(&mac),
+                v.value(),
+            )?;
+            if f(&mac, opened.meta) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A token record is bound to its table key through this id.
+fn token_record_id(mac: &[u8; 32]) -> u128 {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&mac[..16]);
+    u128::from_be_bytes(b)
+}
+
+fn token_info(mac: &[u8; 32], r: TokenRecord) -> TokenInfo {
+    TokenInfo {
+        id: mac[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        name: r.name,
+        created_at: r.created_at,
+    }
+}
