@@ -66,6 +66,9 @@ pub struct CreateSecret {
     pub value: SecretString,
 }
 
+/// The message for a string that is empty after trimming.
+const BLANK: &str = "must not be empty or only white space";
+
 /// Field reader that records every failure.
 struct Fields {
     obj: Map<String, Value>,
@@ -103,11 +106,7 @@ impl Fields {
             Some(Value::String(s)) => {
                 let t = s.trim();
                 if t.is_empty() {
-                    self.errors.push(FieldError::new(
-                        field,
-                        "missing",
-                        "must not be empty or only white space",
-                    ));
+                    self.push(field, "missing", BLANK);
                     None
                 } else {
                     Some(t.to_owned())
@@ -136,11 +135,7 @@ impl Fields {
                 let mut v = SecretString::new(s);
                 v.trim_in_place();
                 if v.is_empty() {
-                    self.errors.push(FieldError::new(
-                        field,
-                        "missing",
-                        "must not be empty or only white space",
-                    ));
+                    self.push(field, "missing", BLANK);
                     None
                 } else if v.len() > MAX_VALUE_BYTES {
                     self.errors.push(FieldError::new(

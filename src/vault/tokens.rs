@@ -68,7 +68,6 @@ impl Vault {
         let mut out = Vec::new();
         self.each_token(|mac, rec| {
             out.push(token_info(mac, rec));
-            false
         })?;
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
@@ -81,7 +80,6 @@ impl Vault {
             if token_info(mac, rec.clone()).id == which || rec.name == which {
                 doomed.push(*mac);
             }
-            false
         })?;
         if doomed.is_empty() {
             return Ok(0);
@@ -108,15 +106,11 @@ impl Vault {
             if bool::from(stored.ct_eq(&mac)) {
                 found = Some(token_info(stored, rec));
             }
-            false
         })?;
         Ok(found)
     }
 
-    fn each_token(
-        &self,
-        mut f: impl FnMut(&[u8; 32], TokenRecord) -> bool,
-    ) -> Result<(), VaultError> {
+    fn each_token(&self, mut f: impl FnMut(&[u8; 32], TokenRecord)) -> Result<(), VaultError> {
         let txn = self.db.begin_read()?;
         let table = match txn.open_table(TOKENS) {
             Ok(t) => t,
@@ -135,9 +129,7 @@ impl Vault {
                 token_record_id(&mac),
                 v.value(),
             )?;
-            if f(&mac, opened.meta) {
-                break;
-            }
+            f(&mac, opened.meta);
         }
         Ok(())
     }
