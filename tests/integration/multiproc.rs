@@ -109,8 +109,10 @@ const HOLD_ENV: &str = "CREDVAULT_TEST_HOLD_WRITE";
 /// Not a test on its own: re-invoked by `a_peer_killed_inside_a_write...` with
 /// `CREDVAULT_TEST_HOLD_WRITE=<vault>` to play a peer that opens the vault in
 /// multi-writer mode, begins a write transaction, writes into it, says so on
-/// stdout, and sleeps until it is killed. Without the variable it does nothing.
+/// stdout, and sleeps until it is killed. Ignored in normal runs (it is a
+/// helper process, not a check).
 #[test]
+#[ignore = "helper process for the multiproc tests, run by them with --ignored"]
 fn holder_helper() {
     let Ok(path) = std::env::var(HOLD_ENV) else {
         return;
@@ -135,6 +137,7 @@ fn spawn_holder(env: &Env) -> Child {
         .args([
             "--exact",
             "multiproc::holder_helper",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
