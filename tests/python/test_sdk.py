@@ -64,10 +64,8 @@ def http_server(vault_env):
 
 
 def structured(result):
-    data = getattr(result, "structured_content", None)
-    if data is None:
-        data = getattr(result, "structuredContent", None)
-    return data
+    assert not result.is_error, text_of(result)
+    return result.structured_content
 
 
 def text_of(result):
@@ -78,11 +76,10 @@ async def exercise(session: ClientSession, tag: str):
     tools = await session.list_tools()
     assert sorted(t.name for t in tools.tools) == ["create_secret", "list_credentials", "store_credential"]
     for t in tools.tools:
-        assert t.output_schema if hasattr(t, "output_schema") else t.outputSchema
+        assert t.output_schema and t.input_schema["type"] == "object"
 
     stored = await session.call_tool("store_credential", {
         "service_id": "openai", "credential_type": "bearer", "credential_value": MARKER, "name": tag})
-    assert not stored.is_error if hasattr(stored, "is_error") else not stored.isError
     body = structured(stored)
     assert body["service_name"] == "OpenAI" and body["name"] == tag
     assert json.loads(text_of(stored)) == body
@@ -95,7 +92,7 @@ async def exercise(session: ClientSession, tag: str):
     assert secret["masked_value"] == "sk-pro••••789"
 
     bad = await session.call_tool("store_credential", {"service_id": "openai", "credential_type": "oauth"})
-    assert (bad.is_error if hasattr(bad, "is_error") else bad.isError)
+    assert bad.is_error and bad.structured_content is None
     envelope = json.loads(text_of(bad))
     assert envelope["code"] == 422 and envelope["type"] == "validation_error"
     assert {e["loc"][0] for e in envelope["errors"]} == {"credential_type", "credential_value"}
