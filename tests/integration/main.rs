@@ -7,6 +7,7 @@ mod badinput;
 mod cli;
 mod concurrency;
 mod crash;
+mod format;
 mod http;
 mod leaks;
 mod multiproc;

@@ -1,0 +1,96 @@
+//! Old-format fixtures, kept forever: `tests/fixtures/vault-v1.redb` was written
+//! by format version 1 (cheap KDF, password below). Every later credvault must
+//! open it, list exactly what it holds, and keep writing to it.
+//! `cargo test --test integration -- --ignored regenerate_fixture` rewrites it
+//! (only for a new format version: add a new file then, never replace an old one).
+
+use std::path::PathBuf;
+
+use credvault::validate;
+use credvault::{KdfParams, SecretString, Vault};
+use serde_json::json;
+
+use crate::common::{Env, contains};
+
+const FIXTURE_PASSWORD: &str = "fixture password v1";
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vault-v1.redb")
+}
+
+fn store(v: &Vault, service: &str, name: &str, ty: &str, value: &str) {
+    let args = json!({"service_id": service, "credential_type": ty, "credential_value": value, "name": name});
+    v.store_credential(&validate::store_credential(args.as_object().unwrap().clone()).unwrap())
+        .unwrap();
+}
+
+#[test]
+#[ignore = "writes tests/fixtures/vault-v1.redb; run by hand for a new format version"]
+fn regenerate_fixture() {
+    let path = fixture();
+    let _ = std::fs::remove_file(&path);
+    let pw = SecretString::from(FIXTURE_PASSWORD);
+    let v = Vault::create(
+        &path,
+        &pw,
+        KdfParams {
+            m_kib: 8192,
+            t: 1,
+            p: 1,
+        },
+    )
+    .unwrap();
+    store(&v, "openai", "primary", "bearer", "sk-fixture-openai-0001");
+    store(&v, "custom.acme", "default", "api_key", "acme-fixture-0002");
+    let secret = json!({"name": "FIXTURE_TOKEN", "provider": "github", "value": "ghp_fixture_0003_abcdefgh"});
+    v.create_secret(&validate::create_secret(secret.as_object().unwrap().clone()).unwrap())
+        .unwrap();
+    v.create_token("fixture").unwrap();
+}
+
+#[test]
+fn a_format_1_vault_still_opens_lists_and_accepts_writes() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
+    std::fs::copy(fixture(), &env.vault).unwrap();
+    let bytes = env.file_bytes();
+    for plain in ["sk-fixture", "acme", "FIXTURE_TOKEN", "primary"] {
+        assert!(!contains(&bytes, plain), "{plain} readable in the fixture");
+    }
+    let pw = SecretString::from(FIXTURE_PASSWORD);
+    let v = Vault::open(&env.vault, &pw).unwrap();
+    let mut creds: Vec<(String, String, &str)> = v
+        .list_credentials(None)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.service, c.name, c.credential_type.as_str()))
+        .collect();
+    creds.sort();
+    assert_eq!(
+        creds,
+        [
+            ("custom.acme".to_owned(), "default".to_owned(), "api_key"),
+            ("openai".to_owned(), "primary".to_owned(), "bearer"),
+        ]
+    );
+    let secrets = v.list_secrets().unwrap();
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(
+        (secrets[0].name.as_str(), secrets[0].masked_value.as_str()),
+        ("FIXTURE_TOKEN", "ghp_fi••••fgh")
+    );
+    assert_eq!(v.list_tokens().unwrap().len(), 1);
+    // Lookups through the keyed-hash index still find the old records.
+    store(&v, "openai", "primary", "api_key", "sk-fixture-replaced");
+    assert_eq!(
+        v.list_credentials(None).unwrap().len(),
+        2,
+        "replaced, not added"
+    );
+    let dup = json!({"name": "FIXTURE_TOKEN", "provider": "github", "value": "x"});
+    assert!(
+        v.create_secret(&validate::create_secret(dup.as_object().unwrap().clone()).unwrap())
+            .is_err()
+    );
+    assert!(Vault::open(&env.vault, &SecretString::from("wrong")).is_err());
+}
