@@ -13,9 +13,8 @@
 //!     &SecretString::from("correct horse battery staple"),
 //!     KdfParams::DEFAULT,
 //! )?.0;
-//! for c in vault.list_credentials(None)? {
-//!     println!("{} {} {}", c.id, c.service, c.name);
-//! }
+//! let services: Vec<String> = vault.list_credentials(None)?.into_iter().map(|c| c.service).collect();
+//! assert!(services.iter().all(|s| !s.is_empty()));
 //! # Ok(()) }
 //! ```
 

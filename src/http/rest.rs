@@ -40,6 +40,12 @@ fn created(body: Value) -> Response {
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
+/// Seeds 000/001's credential metadata object.
+fn seed000_item(c: &crate::vault::Credential) -> Value {
+    json!({"id": c.id.to_string(), "service": c.service, "name": c.name,
+           "created_at": c.created_at, "last_used_at": c.last_used_at})
+}
+
 /// Seed 000: `{service, name, key}` → 201 `{id, service, name, created_at, last_used_at}`.
 pub async fn create_credential_000(
     State(state): State<AppState>,
@@ -82,13 +88,7 @@ pub async fn create_credential_000(
         }
     };
     match state.access.run(move |v| v.store_credential(&req)).await {
-        Ok(s) => {
-            let c = s.credential;
-            created(
-                json!({"id": c.id.to_string(), "service": c.service, "name": c.name,
-                           "created_at": c.created_at, "last_used_at": c.last_used_at}),
-            )
-        }
+        Ok(s) => created(seed000_item(&s.credential)),
         Err(e) => seed000_error(e.code, &e.detail),
     }
 }
@@ -96,15 +96,7 @@ pub async fn create_credential_000(
 /// Seed 001: 200 `[{id, service, name, created_at, last_used_at}]`.
 pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
     match state.access.run(|v| v.list_credentials(None)).await {
-        Ok(list) => axum::Json(
-            list.iter()
-                .map(|c| {
-                    json!({"id": c.id.to_string(), "service": c.service, "name": c.name,
-                                "created_at": c.created_at, "last_used_at": c.last_used_at})
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
+        Ok(list) => axum::Json(list.iter().map(seed000_item).collect::<Vec<_>>()).into_response(),
         Err(e) => seed000_error(e.code, &e.detail),
     }
 }
