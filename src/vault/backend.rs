@@ -5,11 +5,9 @@
 
 use std::path::Path;
 
-use redb::{ReadableDatabase, StorageBackend};
+use redb::StorageBackend;
 
-use super::{Vault, read_meta, store, unlock};
-use crate::crypto::kdf::{self, KdfHeader};
-use crate::crypto::keys::VaultKeys;
+use super::{Vault, store};
 use crate::error::VaultError;
 use crate::secret::SecretString;
 
@@ -23,18 +21,6 @@ impl Vault {
         label: &Path,
         password: &SecretString,
     ) -> Result<Self, VaultError> {
-        let db = store::open_backend(backend, label)?;
-        let meta = read_meta(&db.begin_read()?)?.ok_or_else(|| {
-            VaultError::Corrupt("the storage does not hold an initialised credvault vault".into())
-        })?;
-        let master = kdf::derive_master_key(password, &KdfHeader::decode(&meta.kdf)?)?;
-        let (data_key, vault_id) = unlock(&master, &meta)?;
-        let keys = VaultKeys::derive(&data_key)?;
-        Ok(Self {
-            db,
-            keys,
-            vault_id,
-            path: label.to_owned(),
-        })
+        Vault::unlock_db(store::open_backend(backend, label)?, label, password, None)
     }
 }

@@ -179,6 +179,10 @@ impl ReadTxn for redb::ReadTransaction {
     }
 }
 
+fn not_initialised() -> VaultError {
+    VaultError::Corrupt("the file is not an initialised credvault vault".into())
+}
+
 fn unlock(master: &Key32, meta: &Meta) -> Result<(Key32, Uuid), VaultError> {
     let data_key = format::unwrap_key(master, &meta.wrapped, &meta.kdf, &meta.vault_id)?;
     let id: [u8; 16] = meta
@@ -271,36 +275,42 @@ impl Vault {
             Ok(ro) => {
                 let meta = read_meta(&ro.begin_read()?)?;
                 drop(ro);
-                Some(meta.ok_or_else(|| {
-                    VaultError::Corrupt("the file is not an initialised credvault vault".into())
-                })?)
+                Some(meta.ok_or_else(not_initialised)?)
             }
             // A file left mid-recovery by a killed writer cannot be opened
             // read-only; the read-write open below repairs it first.
             Err(VaultError::Missing(p)) => return Err(VaultError::Missing(p)),
             Err(_) => None,
         };
-        let mut master = None;
-        if let Some(meta) = &checked {
-            let header = KdfHeader::decode(&meta.kdf)?;
-            let key = kdf::derive_master_key(password, &header)?;
-            unlock(&key, meta)?;
-            master = Some(key);
-        }
-        let db = store::open_rw(path)?;
-        let meta = read_meta(&db.begin_read()?)?.ok_or_else(|| {
-            VaultError::Corrupt("the file is not an initialised credvault vault".into())
-        })?;
+        let master = match &checked {
+            Some(meta) => {
+                let key = kdf::derive_master_key(password, &KdfHeader::decode(&meta.kdf)?)?;
+                unlock(&key, meta)?;
+                Some((key, meta.kdf.as_slice()))
+            }
+            None => None,
+        };
+        Self::unlock_db(store::open_rw(path)?, path, password, master)
+    }
+
+    /// Reads the meta of an opened database and unlocks it. `master` is a key
+    /// already derived for the KDF header it names; it is reused when the
+    /// header is still the same (else the password may have changed meanwhile).
+    fn unlock_db(
+        db: Database,
+        path: &Path,
+        password: &SecretString,
+        master: Option<(Key32, &[u8])>,
+    ) -> Result<Self, VaultError> {
+        let meta = read_meta(&db.begin_read()?)?.ok_or_else(not_initialised)?;
         let master = match master {
-            // The header may have changed between the two opens (password changed).
-            Some(k) if checked.as_ref().is_some_and(|c| c.kdf == meta.kdf) => k,
+            Some((key, kdf)) if kdf == meta.kdf.as_slice() => key,
             _ => kdf::derive_master_key(password, &KdfHeader::decode(&meta.kdf)?)?,
         };
         let (data_key, vault_id) = unlock(&master, &meta)?;
-        let keys = VaultKeys::derive(&data_key)?;
         Ok(Self {
+            keys: VaultKeys::derive(&data_key)?,
             db,
-            keys,
             vault_id,
             path: path.to_owned(),
         })
