@@ -61,12 +61,6 @@ impl VaultAccess {
         Self { rx }
     }
 
-    /// An access that is already settled (used by tests and the HTTP server).
-    pub fn ready(vault: Arc<Vault>) -> Self {
-        let (_tx, rx) = watch::channel(Some(Ok(vault)));
-        Self { rx }
-    }
-
     /// Waits for the unlock to finish; returns the vault or the §3 error.
     pub async fn vault(&self) -> Result<Arc<Vault>, ApiError> {
         let mut rx = self.rx.clone();
