@@ -103,13 +103,44 @@ pub enum Command {
         /// Label (default "default"); the same service and name replaces
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
+        /// Host (or host:port) call_api may send this value to; repeatable
+        /// [default: the catalog service's API host]
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+        /// custom.* api_key only: header the key is sent in [default: X-API-Key]
+        #[arg(long, value_name = "HEADER")]
+        auth_header: Option<String>,
     },
+    /// Run a program with secrets in its environment, its output redacted
+    ///
+    /// Example: credvault exec --secret OPENAI_API_KEY --env GH_TOKEN=github/default -- python app.py
+    Exec(ExecArgs),
     /// Named secrets
     #[command(subcommand)]
     Secret(SecretCommand),
     /// Bearer tokens for `serve --http`
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// `exec` options.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Put this secret in the environment under its own name; repeatable
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+    /// Put a credential in the environment as VAR; repeatable
+    #[arg(long = "env", value_name = "VAR=SERVICE[/NAME]")]
+    pub envs: Vec<String>,
+    /// Put every secret in the environment
+    #[arg(long)]
+    pub all_secrets: bool,
+    /// Do not redact the program's output
+    #[arg(long)]
+    pub no_mask: bool,
+    /// The program and its arguments, after --
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `token` subcommands.
@@ -145,6 +176,9 @@ pub struct ServeArgs {
     /// Also accept this Origin or Host (e.g. https://app.example.com:443); repeatable
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     pub allow_origin: Vec<String>,
+    /// PEM file of extra CA certificates call_api trusts (besides the system's)
+    #[arg(long, env = "CREDVAULT_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `secret` subcommands.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{Cli, Command, SecretCommand, ServeArgs, TokenCommand};
+use crate::cli::{Cli, Command, ExecArgs, SecretCommand, ServeArgs, TokenCommand};
 use crate::config::default_vault_path;
 use crate::crypto::kdf::KdfParams;
 use crate::error::{ApiError, VaultError, exit};
@@ -31,6 +31,17 @@ pub enum CliError {
     /// Anything else (1).
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::usage::exec::ExecError> for CliError {
+    fn from(e: crate::usage::exec::ExecError) -> Self {
+        use crate::usage::exec::ExecError;
+        match e {
+            ExecError::Vault(v) => Self::Vault(v),
+            ExecError::Usage(m) => Self::Usage(m),
+            ExecError::NotFound(m) | ExecError::Run(m) => Self::Other(m),
+        }
+    }
 }
 
 impl CliError {
@@ -85,20 +96,42 @@ impl Settings {
     }
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32, CliError> {
     // Every command may hold keys or values: no core dumps, no same-user ptrace.
     harden_process();
     let settings = Settings::resolve(&cli)?;
-    match cli.command {
-        Command::Init => init(&settings),
-        Command::Serve(args) => serve(&settings, &args),
-        Command::Token(cmd) => token(&settings, cmd),
-        Command::List { json, service } => list(&settings, json, service),
+    if let Command::Exec(args) = cli.command {
+        return exec(&settings, args);
+    }
+    run_command(&settings, cli.command).map(|()| crate::error::exit::OK)
+}
+
+fn exec(s: &Settings, args: ExecArgs) -> Result<i32, CliError> {
+    let spec = crate::usage::exec::ExecSpec {
+        secrets: args.secrets,
+        envs: args.envs,
+        all_secrets: args.all_secrets,
+        no_mask: args.no_mask,
+        command: args.command,
+    };
+    Ok(crate::usage::exec::run(&s.open()?, spec)?)
+}
+
+fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
+    let settings = settings;
+    match command {
+        Command::Init => init(settings),
+        Command::Serve(args) => serve(settings, &args),
+        Command::Token(cmd) => token(settings, cmd),
+        Command::List { json, service } => list(settings, json, service),
+        Command::Exec(_) => Err(CliError::Usage("exec is run separately".into())),
         Command::Store {
             service,
             credential_type,
             name,
+            allowed_hosts,
+            auth_header,
         } => {
             let mut args = Map::new();
             args.insert("service_id".into(), json!(service));
@@ -108,6 +141,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             );
             if let Some(name) = name {
                 args.insert("name".into(), json!(name));
+            }
+            if !allowed_hosts.is_empty() {
+                args.insert("allowed_hosts".into(), json!(allowed_hosts));
+            }
+            if let Some(h) = auth_header {
+                args.insert("auth_header".into(), json!(h));
             }
             args.insert(
                 "credential_value".into(),
@@ -288,14 +327,17 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(format!("starting the async runtime: {e}")))?;
+    let outbound = crate::usage::Outbound::new(args.ca_file.clone());
     if let Some(addr) = &args.http {
         let http = crate::http::HttpConfig::resolve(addr, args)?;
-        return runtime
-            .block_on(async move { crate::http::serve(http, VaultAccess::start(config)).await });
+        return runtime.block_on(async move {
+            crate::http::serve(http, VaultAccess::start(config).with_outbound(outbound)).await
+        });
     }
     runtime.block_on(async move {
+        let access = VaultAccess::start(config).with_outbound(outbound);
         use rmcp::ServiceExt;
-        let server = CredVaultServer::new(VaultAccess::start(config));
+        let server = CredVaultServer::new(access);
         let io = crate::mcp::stdio::transport(
             tokio::io::BufReader::new(tokio::io::stdin()),
             tokio::io::stdout(),

@@ -3,13 +3,12 @@
 use clap::Parser;
 use credvault::cli::Cli;
 use credvault::commands;
-use credvault::error::exit;
 
 fn main() {
     let cli = Cli::parse();
     credvault::logging::init(&cli.log_level, cli.log_format);
     let code = match commands::run(cli) {
-        Ok(()) => exit::OK,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("credvault: {e}");
             e.exit_code()

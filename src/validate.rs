@@ -53,6 +53,10 @@ pub struct StoreCredential {
     pub name: String,
     /// Optional extra sealed payload stored with the value (Flowise `plainDataObj`).
     pub attachment: Option<SecretString>,
+    /// Hosts the value may be sent to (normalised; empty: the catalog default).
+    pub allowed_hosts: Vec<String>,
+    /// Header a `custom.*` api_key is sent in.
+    pub auth_header: Option<String>,
 }
 
 /// A validated create_secret request.
@@ -70,13 +74,13 @@ pub struct CreateSecret {
 const BLANK: &str = "must not be empty or only white space";
 
 /// Field reader that records every failure.
-struct Fields {
-    obj: Map<String, Value>,
-    errors: Vec<FieldError>,
+pub(crate) struct Fields {
+    pub(crate) obj: Map<String, Value>,
+    pub(crate) errors: Vec<FieldError>,
 }
 
 impl Fields {
-    fn new(obj: Map<String, Value>, allowed: &[&str]) -> Self {
+    pub(crate) fn new(obj: Map<String, Value>, allowed: &[&str]) -> Self {
         let mut errors = Vec::new();
         let mut extra: Vec<&String> = obj
             .keys()
@@ -94,7 +98,7 @@ impl Fields {
     }
 
     /// Takes a string field, trimmed. `None` when absent, null, or invalid (error recorded).
-    fn string(&mut self, field: &str, required: bool) -> Option<String> {
+    pub(crate) fn string(&mut self, field: &str, required: bool) -> Option<String> {
         match self.obj.remove(field) {
             None | Some(Value::Null) => {
                 if required {
@@ -162,11 +166,11 @@ impl Fields {
         }
     }
 
-    fn push(&mut self, field: &str, kind: &'static str, msg: impl Into<String>) {
+    pub(crate) fn push(&mut self, field: &str, kind: &'static str, msg: impl Into<String>) {
         self.errors.push(FieldError::new(field, kind, msg));
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    pub(crate) fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())
         } else {
@@ -175,7 +179,7 @@ impl Fields {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -187,7 +191,11 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 /// Resolves a trimmed service id; records a 422 naming `field` when unknown.
-fn service(fields: &mut Fields, field: &str, raw: Option<String>) -> Option<(String, Service)> {
+pub(crate) fn service(
+    fields: &mut Fields,
+    field: &str,
+    raw: Option<String>,
+) -> Option<(String, Service)> {
     let id = raw?.to_lowercase();
     match catalog::resolve(&id) {
         Some(s) => Some((id, s)),
@@ -229,11 +237,42 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The optional `name` label: absent or null means [`DEFAULT_NAME`].
+pub(crate) fn label(f: &mut Fields) -> Option<String> {
+    let name = match f.obj.get("name") {
+        None => Some(DEFAULT_NAME.to_owned()),
+        Some(Value::Null) => {
+            f.obj.remove("name");
+            Some(DEFAULT_NAME.to_owned())
+        }
+        _ => f.string("name", true),
+    };
+    name.and_then(|n| match check_name(&n) {
+        Ok(()) => Some(n),
+        Err(msg) => {
+            let kind = if msg.starts_with("must be at most") {
+                "too_long"
+            } else {
+                "value_error"
+            };
+            f.push("name", kind, msg);
+            None
+        }
+    })
+}
+
 /// store_credential arguments (DESIGN §2).
 pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, ApiError> {
     let mut f = Fields::new(
         args,
-        &["service_id", "credential_type", "credential_value", "name"],
+        &[
+            "service_id",
+            "credential_type",
+            "credential_value",
+            "name",
+            "allowed_hosts",
+            "auth_header",
+        ],
     );
     let raw_service = f.string("service_id", true);
     let service = service(&mut f, "service_id", raw_service);
@@ -247,30 +286,17 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
         }
     };
     let value = f.secret("credential_value");
-    let name = match f.obj.contains_key("name") {
-        false => Some(DEFAULT_NAME.to_owned()),
-        true => match f.obj.get("name") {
-            Some(Value::Null) => {
-                f.obj.remove("name");
-                Some(DEFAULT_NAME.to_owned())
-            }
-            _ => f.string("name", true),
-        },
-    };
-    let name = name.and_then(|n| match check_name(&n) {
-        Ok(()) => Some(n),
-        Err(msg) => {
-            f.push(
-                "name",
-                if msg.starts_with("must be at most") {
-                    "too_long"
-                } else {
-                    "value_error"
-                },
-                msg,
-            );
-            None
-        }
+    let name = label(&mut f);
+    let allowed_hosts = allowed_hosts(&mut f);
+    let auth_header = f.string("auth_header", false).and_then(|h| {
+        let custom_key = service.as_ref().is_some_and(|(_, s)| s.id.starts_with("custom."))
+            && credential_type == Some(CredentialType::ApiKey);
+        let checked = if custom_key {
+            crate::usage::check_auth_header(&h)
+        } else {
+            Err("is only used by api_key credentials of custom.* services (catalog services use their own header, bearer uses Authorization)".to_owned())
+        };
+        checked.map_err(|msg| f.push("auth_header", "value_error", msg)).ok().map(|()| h)
     });
     f.finish()?;
     match (service, credential_type, value, name) {
@@ -282,10 +308,49 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
                 value,
                 name,
                 attachment: None,
+                allowed_hosts,
+                auth_header,
             })
         }
         _ => Err(ApiError::bad_request("invalid arguments")),
     }
+}
+
+/// `allowed_hosts`: an optional array of `host` / `host:port` (normalised).
+fn allowed_hosts(f: &mut Fields) -> Vec<String> {
+    use crate::usage::destination::{HostEntry, MAX_ALLOWED_HOSTS};
+    let field = "allowed_hosts";
+    let items = match f.obj.remove(field) {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            let msg = format!("must be an array of host names, not {}", json_type(&other));
+            f.push(field, "type_error", msg);
+            return Vec::new();
+        }
+    };
+    if items.len() > MAX_ALLOWED_HOSTS {
+        let msg = format!("must list at most {MAX_ALLOWED_HOSTS} hosts (got {})", items.len());
+        f.push(field, "too_long", msg);
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let parsed = match item {
+            Value::String(s) => HostEntry::parse(s),
+            other => Err(format!("must be a string, not {}", json_type(other))),
+        };
+        match parsed {
+            Ok(h) if !out.contains(&h.to_string()) => out.push(h.to_string()),
+            Ok(_) => {}
+            Err(msg) => f.errors.push(FieldError {
+                loc: vec![field.to_owned(), i.to_string()],
+                msg,
+                kind: "value_error",
+            }),
+        }
+    }
+    out
 }
 
 /// list_credentials arguments: an optional service filter, resolved like store's.

@@ -7,6 +7,7 @@
 
 pub mod stdio;
 mod tools;
+mod use_tools;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use tokio::sync::watch;
 use crate::crypto::kdf::KdfParams;
 use crate::error::{ApiError, VaultError};
 use crate::secret::SecretString;
+use crate::usage::Outbound;
 use crate::vault::Vault;
+pub use use_tools::CallApiInput;
 pub use tools::{
     CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
     ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,
@@ -40,6 +43,7 @@ type UnlockState = Option<Result<Arc<Vault>, ApiError>>;
 #[derive(Clone)]
 pub struct VaultAccess {
     rx: watch::Receiver<UnlockState>,
+    outbound: Arc<Outbound>,
 }
 
 impl VaultAccess {
@@ -58,7 +62,21 @@ impl VaultAccess {
             }
             let _ = tx.send(Some(outcome));
         });
-        Self { rx }
+        Self {
+            rx,
+            outbound: Arc::new(Outbound::new(None)),
+        }
+    }
+
+    /// Uses `outbound` for call_api (e.g. one trusting `--ca-file`).
+    pub fn with_outbound(mut self, outbound: Outbound) -> Self {
+        self.outbound = Arc::new(outbound);
+        self
+    }
+
+    /// The HTTPS client call_api uses.
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
     }
 
     /// Waits for the unlock to finish; returns the vault or the §3 error.

@@ -38,6 +38,12 @@ pub struct StoreCredentialInput {
     /// Default "default". Storing again with the same service and name replaces that credential.
     #[schemars(length(min = 1, max = 128))]
     pub name: Option<String>,
+    /// Hosts (host or host:port, max 16) call_api may send this value to. Default: the catalog
+    /// service's API host; needed for custom.* and azure-openai. Fixed until the value is stored again.
+    #[schemars(length(max = 16))]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// custom.* api_key only: the header the key is sent in (default X-API-Key).
+    pub auth_header: Option<String>,
 }
 
 /// Arguments of `list_credentials`.
@@ -211,18 +217,18 @@ impl IntoContents for ToolError {
     }
 }
 
-fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+pub(super) fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     rmcp::handler::server::common::schema_for_type::<T>()
 }
 
-/// The MCP server: three tools over one vault.
+/// The MCP server: the vault's tools over one vault.
 #[derive(Clone)]
 pub struct CredVaultServer {
-    vault: VaultAccess,
+    pub(super) vault: VaultAccess,
     tool_router: ToolRouter<Self>,
 }
 
-fn log_outcome<T>(tool: &'static str, started: std::time::Instant, r: &Result<T, ToolError>) {
+pub(super) fn log_outcome<T>(tool: &'static str, started: std::time::Instant, r: &Result<T, ToolError>) {
     let ms = started.elapsed().as_secs_f64() * 1e3;
     match r {
         Ok(_) => tracing::debug!(tool, ms, "tool call ok"),
@@ -238,7 +244,7 @@ impl CredVaultServer {
     pub fn new(vault: VaultAccess) -> Self {
         Self {
             vault,
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::use_router(),
         }
     }
 
@@ -327,8 +333,9 @@ impl ServerHandler for CredVaultServer {
             .with_server_info(Implementation::new("credvault", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Local encrypted credential vault. Use store_credential to save API keys or tokens the user gives you, \
-                 list_credentials to see what is stored (never values), create_secret for named env-var secrets. \
-                 Values can be written but never read back.",
+                 list_credentials to see what is stored (never values), create_secret for named env-var secrets, \
+                 call_api to make an HTTPS request with a stored credential (it is injected for you and redacted from the reply). \
+                 Values can be written and used but never read back.",
             )
     }
 }

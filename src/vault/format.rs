@@ -105,6 +105,8 @@ pub struct Opened<M> {
     pub meta: M,
     /// Its value.
     pub value: SecretString,
+    /// The extra sealed payload stored after the value, if any.
+    pub attachment: Option<SecretString>,
 }
 
 /// Opens a record sealed by [`seal_record`], checking that it is of `kind` and
@@ -144,9 +146,18 @@ pub fn open_record<M: DeserializeOwned>(
         .ok_or_else(|| corrupt("truncated"))?;
     let value = std::str::from_utf8(&plain[value_start..value_end])
         .map_err(|_| corrupt("value is not UTF-8"))?;
+    let rest = &plain[value_end..];
+    let attachment = if rest.is_empty() {
+        None
+    } else {
+        Some(SecretString::from(
+            std::str::from_utf8(rest).map_err(|_| corrupt("attachment is not UTF-8"))?,
+        ))
+    };
     Ok(Opened {
         meta,
         value: SecretString::from(value),
+        attachment,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod format;
 pub mod store;
 mod tokens;
+mod using;
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
 
@@ -38,6 +39,13 @@ struct CredentialRecord {
     created_at: i64,
     updated_at: i64,
     last_used_at: Option<i64>,
+    /// Hosts the value may be sent to (empty: the catalog default). Sealed with
+    /// the value; only a new store of the value changes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    allowed_hosts: Vec<String>,
+    /// Header a `custom.*` api_key is sent in (default `X-API-Key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_header: Option<String>,
 }
 
 /// Secret metadata as sealed in its record.
@@ -48,6 +56,8 @@ struct SecretRecord {
     masked_value: String,
     created_at: i64,
     updated_at: i64,
+    #[serde(default)]
+    last_used_at: Option<i64>,
 }
 
 /// Metadata of a stored credential. Never carries the value.
@@ -69,6 +79,10 @@ pub struct Credential {
     pub updated_at: i64,
     /// Unix seconds of last use, if ever used.
     pub last_used_at: Option<i64>,
+    /// Hosts the value may be sent to as stored (empty: the catalog default).
+    pub allowed_hosts: Vec<String>,
+    /// Header a `custom.*` api_key is sent in, when one was named.
+    pub auth_header: Option<String>,
 }
 
 /// What store_credential did.
@@ -97,6 +111,8 @@ pub struct Secret {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Unix seconds of last use (exec), if ever used.
+    pub last_used_at: Option<i64>,
 }
 
 /// An unlocked vault.
@@ -368,6 +384,8 @@ impl Vault {
                 created_at,
                 updated_at: now,
                 last_used_at: None,
+                allowed_hosts: req.allowed_hosts.clone(),
+                auth_header: req.auth_header.clone(),
             };
             let sealed = seal_record(
                 key,
@@ -450,6 +468,7 @@ impl Vault {
                 masked_value: mask(&req.value),
                 created_at: now,
                 updated_at: now,
+                last_used_at: None,
             };
             let sealed = seal_record(
                 self.keys.seal_key(),
@@ -478,6 +497,8 @@ fn credential(id: u128, r: CredentialRecord) -> Credential {
         created_at: r.created_at,
         updated_at: r.updated_at,
         last_used_at: r.last_used_at,
+        allowed_hosts: r.allowed_hosts,
+        auth_header: r.auth_header,
     }
 }
 
@@ -489,5 +510,6 @@ fn secret(id: u128, r: SecretRecord) -> Secret {
         masked_value: r.masked_value,
         created_at: r.created_at,
         updated_at: r.updated_at,
+        last_used_at: r.last_used_at,
     }
 }

@@ -1,0 +1,93 @@
+//! The tools that use a credential: `call_api`.
+
+use std::collections::BTreeMap;
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::JsonObject;
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::tools::{CredVaultServer, ToolError, input_schema, log_outcome};
+use crate::error::ApiError;
+use crate::usage::{CallApiOutput, args};
+
+/// Arguments of `call_api`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CallApiInput {
+    /// Service of the stored credential (as in store_credential).
+    #[schemars(length(min = 1, max = 71))]
+    pub service_id: String,
+    /// Credential label; default "default".
+    #[schemars(length(min = 1, max = 128))]
+    pub name: Option<String>,
+    /// HTTP method.
+    #[schemars(with = "String", extend("enum" = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]))]
+    pub method: String,
+    /// https:// URL on a host allowed for this credential, or a path starting with / (joined to the service's API base URL).
+    #[schemars(length(min = 1, max = 8192))]
+    pub url: String,
+    /// Query parameters to append.
+    pub query: Option<BTreeMap<String, String>>,
+    /// Extra request headers (not Authorization, Cookie, Host, Proxy-* or the credential's own header).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// JSON body (sent as application/json).
+    pub json: Option<serde_json::Value>,
+    /// Raw body (instead of json).
+    pub body: Option<String>,
+    /// Timeout in ms (default 30000).
+    #[schemars(range(min = 1, max = 120000))]
+    pub timeout_ms: Option<u64>,
+}
+
+#[tool_router(router = use_router, vis = "pub(super)")]
+impl CredVaultServer {
+    /// Make one HTTPS request with a stored credential injected (Authorization: Bearer or the
+    /// service's API-key header). Returns status, headers and body with the credential redacted.
+    /// Only hosts bound to the credential when it was stored are reachable; redirects are returned,
+    /// not followed. Upstream 4xx/5xx are normal results.
+    #[tool(
+        input_schema = input_schema::<CallApiInput>(),
+        annotations(title = "Call an API with a stored credential", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn call_api(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<CallApiOutput>, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.use_credential(args).await;
+        log_outcome("call_api", started, &r);
+        r
+    }
+}
+
+impl CredVaultServer {
+    async fn use_credential(&self, args: JsonObject) -> Result<Json<CallApiOutput>, ToolError> {
+        let req = args::call_api(args)?;
+        let (service, name) = (req.service.id.clone(), req.name.clone());
+        let found = self
+            .vault
+            .run(move |v| v.credential_for_use(&service, &name))
+            .await?;
+        let Some((cred, value)) = found else {
+            return Err(ApiError::new(
+                404,
+                "not_found_error",
+                format!(
+                    "no credential {}/{}: store one with store_credential (list_credentials shows what exists)",
+                    req.service.id, req.name
+                ),
+            )
+            .into());
+        };
+        let out = self.vault.outbound().call(&cred, &value, req).await?;
+        drop(value);
+        let (id, updated_at) = (cred.id, cred.updated_at);
+        if let Err(e) = self.vault.run(move |v| v.touch_credential(id, updated_at)).await {
+            tracing::warn!("call_api: could not record last_used_at: {}", e.detail);
+        }
+        Ok(Json(out))
+    }
+}

@@ -1,0 +1,247 @@
+//! `credvault exec`: run a program with secrets in its environment and its
+//! output redacted (DESIGN §8).
+//!
+//! Every name is looked up before anything runs. The child's stdout and stderr
+//! go through one [`Redactor`] each as they arrive (no waiting for the child to
+//! end; a value split across writes is still caught). SIGINT, SIGTERM and
+//! SIGHUP are forwarded; the exit code is the child's, or 128+N for signal N.
+//! Redaction guards against accidents, not a program written to leak: the
+//! program holds the value and can encode it in ways no redactor knows.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+use super::redact::Redactor;
+use crate::catalog;
+use crate::error::VaultError;
+use crate::password::{ENV_FILE, ENV_PASSWORD};
+use crate::secret::SecretString;
+use crate::validate::{self, DEFAULT_NAME};
+use crate::vault::Vault;
+
+/// What to inject and what to run.
+#[derive(Debug, Default)]
+pub struct ExecSpec {
+    /// Secret names (each becomes a variable of the same name).
+    pub secrets: Vec<String>,
+    /// `VAR=SERVICE[/NAME]` credential bindings.
+    pub envs: Vec<String>,
+    /// Inject every secret.
+    pub all_secrets: bool,
+    /// Pass output through unredacted.
+    pub no_mask: bool,
+    /// The program and its arguments.
+    pub command: Vec<OsString>,
+}
+
+/// Why exec could not run the program.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A vault failure.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// A malformed `--env` or secret name.
+    #[error("{0}")]
+    Usage(String),
+    /// A name that is not in the vault.
+    #[error("{0}")]
+    NotFound(String),
+    /// The program could not be started or waited for.
+    #[error("{0}")]
+    Run(String),
+}
+
+/// One value to inject.
+struct Injected {
+    var: String,
+    value: SecretString,
+    touch: Touch,
+}
+
+enum Touch {
+    Credential(uuid::Uuid, i64),
+    Secret(uuid::Uuid, i64),
+}
+
+/// Looks everything up, runs the program, and returns its exit code.
+pub fn run(vault: &Vault, spec: ExecSpec) -> Result<i32, ExecError> {
+    let injected = resolve(vault, &spec)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ExecError::Run(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(supervise(vault, spec, injected))
+}
+
+fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
+    let mut out: Vec<Injected> = Vec::new();
+    if spec.all_secrets {
+        for (s, value) in vault.all_secrets_for_use()? {
+            out.push(Injected {
+                var: s.name.clone(),
+                value,
+                touch: Touch::Secret(s.id, s.updated_at),
+            });
+        }
+    }
+    for name in &spec.secrets {
+        if !validate::is_env_name(name) {
+            return Err(ExecError::Usage(format!(
+                "--secret {name:?}: not a secret name (expected e.g. OPENAI_API_KEY)"
+            )));
+        }
+        if out.iter().any(|i| &i.var == name) {
+            continue;
+        }
+        let (s, value) = vault.secret_for_use(name)?.ok_or_else(|| {
+            ExecError::NotFound(format!(
+                "no secret named {name}: nothing was run (create it with `credvault secret create --name {name} --provider …`)"
+            ))
+        })?;
+        out.push(Injected {
+            var: s.name,
+            value,
+            touch: Touch::Secret(s.id, s.updated_at),
+        });
+    }
+    for binding in &spec.envs {
+        let (var, target) = binding.split_once('=').ok_or_else(|| {
+            ExecError::Usage(format!("--env {binding:?}: expected VAR=SERVICE[/NAME]"))
+        })?;
+        if !validate::is_env_name(var) {
+            return Err(ExecError::Usage(format!(
+                "--env {binding:?}: {var:?} is not a variable name"
+            )));
+        }
+        let (service, name) = target.split_once('/').unwrap_or((target, DEFAULT_NAME));
+        let service = catalog::resolve(&service.trim().to_lowercase()).ok_or_else(|| {
+            ExecError::Usage(format!("--env {binding:?}: {}", catalog::SERVICE_HELP))
+        })?;
+        let (c, value) = vault
+            .credential_for_use(&service.id, name.trim())?
+            .ok_or_else(|| {
+                ExecError::NotFound(format!(
+                    "no credential {}/{}: nothing was run (store it with `credvault store --service {}`)",
+                    service.id,
+                    name.trim(),
+                    service.id
+                ))
+            })?;
+        out.retain(|i| i.var != var);
+        out.push(Injected {
+            var: var.to_owned(),
+            value,
+            touch: Touch::Credential(c.id, c.updated_at),
+        });
+    }
+    Ok(out)
+}
+
+async fn supervise(vault: &Vault, spec: ExecSpec, injected: Vec<Injected>) -> Result<i32, ExecError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (program, args) = spec
+        .command
+        .split_first()
+        .ok_or_else(|| ExecError::Usage("nothing to run: give the command after --".into()))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).env_remove(ENV_FILE).env_remove(ENV_PASSWORD);
+    for i in &injected {
+        cmd.env(&i.var, i.value.expose());
+    }
+    let pipe = |on: bool| if on { Stdio::piped() } else { Stdio::inherit() };
+    cmd.stdin(Stdio::inherit())
+        .stdout(pipe(!spec.no_mask))
+        .stderr(pipe(!spec.no_mask));
+    let redactor = Arc::new(Redactor::new(
+        injected.iter().map(|i| (i.var.as_str(), i.value.expose().as_bytes())),
+    ));
+    let mut child = cmd.spawn().map_err(|e| {
+        ExecError::Run(format!("could not start {}: {e}", program.to_string_lossy()))
+    })?;
+    let program_name = std::path::Path::new(program)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tracing::info!(program = %program_name, values = injected.len(), "exec started");
+    let pid = child.id();
+    let out = child
+        .stdout
+        .take()
+        .map(|r| tokio::spawn(pump(r, tokio::io::stdout(), redactor.clone())));
+    let err = child
+        .stderr
+        .take()
+        .map(|r| tokio::spawn(pump(r, tokio::io::stderr(), redactor.clone())));
+    for i in &injected {
+        let touched = match i.touch {
+            Touch::Credential(id, at) => vault.touch_credential(id, at),
+            Touch::Secret(id, at) => vault.touch_secret(id, at),
+        };
+        if let Err(e) = touched {
+            tracing::warn!("could not record the use of {}: {e}", i.var);
+        }
+    }
+    drop(injected);
+    let mut signals = Vec::new();
+    for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+        signals.push((
+            kind,
+            signal(kind).map_err(|e| ExecError::Run(format!("installing a signal handler: {e}")))?,
+        ));
+    }
+    let status = loop {
+        let forwarded = futures::future::select_all(
+            signals.iter_mut().map(|(k, s)| Box::pin(async move { s.recv().await.map(|_| *k) })),
+        );
+        tokio::select! {
+            status = child.wait() => break status.map_err(|e| ExecError::Run(format!("waiting for the program: {e}")))?,
+            (Some(kind), _, _) = forwarded => {
+                if let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+                    if let Some(sig) = rustix::process::Signal::from_named_raw(kind.as_raw_value()) {
+                        let _ = rustix::process::kill_process(pid, sig);
+                    }
+                }
+            }
+        }
+    };
+    for pump in [out, err].into_iter().flatten() {
+        let _ = pump.await;
+    }
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 1,
+    })
+}
+
+/// Copies `from` to `to` through the redactor, flushing after every read.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    redactor: Arc<Redactor>,
+) {
+    let mut stream = redactor.stream();
+    let mut buf = Zeroizing::new(vec![0u8; 256 * 1024]);
+    let mut out = Zeroizing::new(Vec::with_capacity(256 * 1024));
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        out.clear();
+        stream.push(&buf[..n], &mut out);
+        if to.write_all(&out).await.is_err() || to.flush().await.is_err() {
+            // Our reader went away: stop reading, so the program sees a closed pipe.
+            return;
+        }
+    }
+    out.clear();
+    stream.finish(&mut out);
+    let _ = to.write_all(&out).await;
+    let _ = to.flush().await;
+}

@@ -1,0 +1,486 @@
+//! Redaction: every occurrence of a secret value, in every common encoding, is
+//! replaced by `[REDACTED:<label>]` before bytes leave credvault (a `call_api`
+//! response, an `exec` child's output).
+//!
+//! One Aho-Corasick automaton (leftmost-longest) matches all forms of all values
+//! at once. [`Stream`] applies it to a byte stream chunk by chunk and is exact
+//! across chunk boundaries: it emits everything except the shortest tail that
+//! could still be the start of a form, so a value split over two writes is
+//! redacted while ordinary output (a line ending in `\n`) flows at once.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use zeroize::Zeroizing;
+
+/// Values shorter than this are not redacted (as substrings they would hit
+/// ordinary text everywhere). The README names this limit.
+pub const MIN_REDACT_LEN: usize = 8;
+
+/// A set of values to redact, each under a label.
+pub struct Redactor {
+    ac: Option<AhoCorasick>,
+    /// Replacement text per pattern.
+    replacement: Vec<std::sync::Arc<[u8]>>,
+    /// The patterns themselves (for the streaming hold-back), wiped on drop.
+    patterns: Vec<Zeroizing<Vec<u8>>>,
+    starts: [bool; 256],
+    max_len: usize,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("patterns", &self.patterns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// A redactor for `(label, value)` pairs. Values under [`MIN_REDACT_LEN`]
+    /// bytes are skipped.
+    pub fn new<'a>(items: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut patterns: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+        let mut replacement = Vec::new();
+        for (label, value) in items {
+            if value.len() < MIN_REDACT_LEN {
+                continue;
+            }
+            let text: std::sync::Arc<[u8]> = format!("[REDACTED:{label}]").into_bytes().into();
+            for form in forms(value) {
+                if !patterns.iter().any(|p| **p == *form) {
+                    patterns.push(form);
+                    replacement.push(text.clone());
+                }
+            }
+        }
+        let mut starts = [false; 256];
+        for p in &patterns {
+            if let Some(b) = p.first() {
+                starts[*b as usize] = true;
+            }
+        }
+        let max_len = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
+        let ac = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(patterns.iter().map(|p| p.as_slice()))
+                .ok()
+        };
+        Self {
+            ac,
+            replacement,
+            patterns,
+            starts,
+            max_len,
+        }
+    }
+
+    /// True when there is nothing to redact.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Redacts a whole buffer; the flag tells whether anything was replaced.
+    pub fn redact(&self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut s = self.stream();
+        let mut out = Vec::with_capacity(input.len());
+        s.push(input, &mut out);
+        let redacted = s.finish(&mut out);
+        (out, redacted)
+    }
+
+    /// Redacts a string (lossy for bytes a replacement cannot split: none).
+    pub fn redact_str(&self, input: &str) -> (String, bool) {
+        let (out, hit) = self.redact(input.as_bytes());
+        (String::from_utf8_lossy(&out).into_owned(), hit)
+    }
+
+    /// A streaming redactor over this set.
+    pub fn stream(&self) -> Stream<'_> {
+        Stream {
+            r: self,
+            pending: Vec::new(),
+            redacted: false,
+        }
+    }
+
+    /// Start of the longest suffix of `buf` that is a proper prefix of some
+    /// pattern (`buf.len()` when none): those bytes must wait for more input.
+    fn held_from(&self, buf: &[u8]) -> usize {
+        let len = buf.len();
+        let from = len.saturating_sub(self.max_len.saturating_sub(1));
+        for s in from..len {
+            if !self.starts[buf[s] as usize] {
+                continue;
+            }
+            let tail = &buf[s..];
+            if self
+                .patterns
+                .iter()
+                .any(|p| p.len() > tail.len() && p.starts_with(tail))
+            {
+                return s;
+            }
+        }
+        len
+    }
+}
+
+/// Streaming redaction state (see the module docs).
+pub struct Stream<'r> {
+    r: &'r Redactor,
+    pending: Vec<u8>,
+    redacted: bool,
+}
+
+impl Stream<'_> {
+    /// Takes the next chunk and appends to `out` what is safe to emit now.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let Some(ac) = &self.r.ac else {
+            out.extend_from_slice(chunk);
+            return;
+        };
+        let buf: &[u8] = if self.pending.is_empty() {
+            chunk
+        } else {
+            self.pending.extend_from_slice(chunk);
+            &self.pending
+        };
+        let held = self.r.held_from(buf);
+        let mut last = 0;
+        for m in ac.find_iter(buf) {
+            if m.start() >= held {
+                break;
+            }
+            out.extend_from_slice(&buf[last..m.start()]);
+            out.extend_from_slice(&self.r.replacement[m.pattern().as_usize()]);
+            last = m.end();
+            self.redacted = true;
+        }
+        let keep_from = if last < held {
+            out.extend_from_slice(&buf[last..held]);
+            held
+        } else {
+            last
+        };
+        let rest = buf[keep_from..].to_vec();
+        self.pending.clear();
+        self.pending.extend_from_slice(&rest);
+    }
+
+    /// Bytes held back waiting for more input.
+    pub fn held(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Ends the stream: redacts and emits what was held. Returns whether
+    /// anything was redacted over the whole stream.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> bool {
+        if let Some(ac) = &self.r.ac {
+            let buf = std::mem::take(&mut self.pending);
+            let mut last = 0;
+            for m in ac.find_iter(&buf) {
+                out.extend_from_slice(&buf[last..m.start()]);
+                out.extend_from_slice(&self.r.replacement[m.pattern().as_usize()]);
+                last = m.end();
+                self.redacted = true;
+            }
+            out.extend_from_slice(&buf[last..]);
+        }
+        self.redacted
+    }
+
+    /// Ends a stream that was cut short (a truncated body): the held tail,
+    /// which may be the start of a value, is dropped, not emitted.
+    pub fn cut(self) -> bool {
+        self.redacted
+    }
+}
+
+impl Drop for Stream<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.pending);
+    }
+}
+
+/// Every form of `value` that is redacted: raw, JSON-escaped (plain, with `\/`,
+/// ASCII-only), percent-encoded (upper/lower hex, `+` for spaces), hex
+/// (lower/upper), and standard and URL-safe base64, padded and unpadded, at
+/// byte offsets 0, 1 and 2 (the part of the encoding that depends on the value
+/// alone, so a value inside a longer base64 text such as `user:value` is found).
+pub fn forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
+    let mut out: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let mut add = |f: Vec<u8>| {
+        let f = Zeroizing::new(f);
+        if !f.is_empty() && !out.contains(&f) {
+            out.push(f);
+        }
+    };
+    add(value.to_vec());
+    if let Ok(text) = std::str::from_utf8(value) {
+        for escaped in [json_escape(text, false), json_escape(text, true)] {
+            if escaped.contains('/') {
+                add(escaped.replace('/', "\\/").into_bytes());
+            }
+            add(escaped.into_bytes());
+        }
+    }
+    for upper in [true, false] {
+        for plus in [false, true] {
+            add(percent(value, upper, plus));
+        }
+        add(hex(value, upper));
+    }
+    for engine in [&STANDARD, &URL_SAFE] {
+        add(engine.encode(value).into_bytes());
+    }
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for offset in 0..3usize {
+            let mut shifted = Zeroizing::new(vec![0u8; offset]);
+            shifted.extend_from_slice(value);
+            let enc = Zeroizing::new(engine.encode(shifted.as_slice()).into_bytes());
+            let n = offset + value.len();
+            let first = (8 * offset).div_ceil(6);
+            let last = (8 * n) / 6;
+            if first < last && last <= enc.len() {
+                add(enc[first..last].to_vec());
+            }
+        }
+    }
+    out
+}
+
+fn json_escape(s: &str, ascii_only: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (ascii_only && !c.is_ascii()) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn percent(value: &[u8], upper: bool, plus_for_space: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() * 3);
+    for &b in value {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b);
+        } else if b == b' ' && plus_for_space {
+            out.push(b'+');
+        } else {
+            out.extend_from_slice(if upper {
+                format!("%{b:02X}")
+            } else {
+                format!("%{b:02x}")
+            }
+            .as_bytes());
+        }
+    }
+    out
+}
+
+fn hex(value: &[u8], upper: bool) -> Vec<u8> {
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    value
+        .iter()
+        .flat_map(|b| [digits[(b >> 4) as usize], digits[(b & 15) as usize]])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const V: &str = "sk-test-1234567890abcdef";
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Every encoding a test upstream might echo, computed independently of `forms`.
+    fn encodings(v: &[u8]) -> Vec<Vec<u8>> {
+        let mut e = vec![v.to_vec()];
+        for engine in [&STANDARD, &URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            e.push(engine.encode(v).into_bytes());
+        }
+        e.push(hex(v, false));
+        e.push(hex(v, true));
+        e.push(serde_json::to_string(std::str::from_utf8(v).unwrap()).unwrap().trim_matches('"').as_bytes().to_vec());
+        e
+    }
+
+    #[test]
+    fn every_form_is_redacted_in_one_buffer() {
+        let r = Redactor::new([("openai/default", V.as_bytes())]);
+        let mut body = Vec::new();
+        for prefix in ["", "u", "us", "user:"] {
+            let mut s = prefix.as_bytes().to_vec();
+            s.extend_from_slice(V.as_bytes());
+            s.extend_from_slice(b":tail");
+            body.extend_from_slice(STANDARD.encode(&s).as_bytes());
+            body.push(b' ');
+            body.extend_from_slice(URL_SAFE_NO_PAD.encode(&s).as_bytes());
+            body.push(b' ');
+        }
+        for e in encodings(V.as_bytes()) {
+            body.extend_from_slice(&e);
+            body.push(b'\n');
+        }
+        body.extend_from_slice(percent(b"a b/c+d=e&f 12345678", true, false).as_slice());
+        let (out, hit) = r.redact(&body);
+        assert!(hit);
+        for e in encodings(V.as_bytes()) {
+            assert!(!contains(&out, &e), "{}", String::from_utf8_lossy(&e));
+        }
+        // Inside base64 of a longer text: the core of each offset is gone.
+        for f in forms(V.as_bytes()) {
+            assert!(!contains(&out, &f), "{}", String::from_utf8_lossy(&f));
+        }
+        assert!(contains(&out, b"[REDACTED:openai/default]"));
+    }
+
+    #[test]
+    fn special_characters_percent_and_json() {
+        let v = "p@ss w/rd\"é\\12345";
+        let r = Redactor::new([("x", v.as_bytes())]);
+        for text in [
+            serde_json::to_string(v).unwrap(),
+            serde_json::to_string(v).unwrap().replace('/', "\\/"),
+            String::from_utf8(percent(v.as_bytes(), true, false)).unwrap(),
+            String::from_utf8(percent(v.as_bytes(), false, true)).unwrap(),
+            "p@ss w/rd\\\"\\u00e9\\\\12345".to_owned(),
+        ] {
+            let (out, hit) = r.redact_str(&format!("a {text} b"));
+            assert!(hit, "{text}");
+            assert_eq!(out.matches("[REDACTED:x]").count(), 1, "{text} -> {out}");
+        }
+    }
+
+    #[test]
+    fn short_values_and_empty_sets_pass_through() {
+        let r = Redactor::new([("x", b"short".as_slice())]);
+        assert!(r.is_empty());
+        assert_eq!(r.redact(b"short short").0, b"short short");
+    }
+
+    #[test]
+    fn ordinary_lines_are_not_held_back() {
+        let r = Redactor::new([("x", V.as_bytes())]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"hello world\n", &mut out);
+        assert_eq!(out, b"hello world\n");
+        s.push(b"prefix sk-te", &mut out);
+        assert_eq!(out, b"hello world\nprefix ");
+        assert_eq!(s.held(), 5);
+        s.push(b"st-1234567890abcdef and more\n", &mut out);
+        assert_eq!(out, b"hello world\nprefix [REDACTED:x] and more\n");
+        assert!(s.finish(&mut out));
+    }
+
+    #[test]
+    fn a_cut_stream_drops_a_partial_value() {
+        let r = Redactor::new([("x", V.as_bytes())]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(&V.as_bytes()[..10], &mut out);
+        assert!(out.is_empty());
+        s.cut();
+    }
+
+    fn arb_encoding() -> impl Strategy<Value = usize> {
+        0usize..8
+    }
+
+    fn encode(kind: usize, v: &[u8]) -> Vec<u8> {
+        match kind {
+            0 => v.to_vec(),
+            1 => STANDARD.encode(v).into_bytes(),
+            2 => URL_SAFE_NO_PAD.encode(v).into_bytes(),
+            3 => hex(v, false),
+            4 => hex(v, true),
+            5 => percent(v, true, false),
+            6 => {
+                let mut s = b"user:".to_vec();
+                s.extend_from_slice(v);
+                STANDARD.encode(s).into_bytes()
+            }
+            _ => serde_json::to_string(&String::from_utf8_lossy(v)).unwrap().into_bytes(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Random value, random encoding, random surrounding text, random split
+        /// points: the output never holds the value or any of its encodings.
+        #[test]
+        fn streamed_output_never_contains_a_form(
+            value in proptest::collection::vec(any::<u8>(), 8..64).prop_filter("utf8", |v| std::str::from_utf8(v).is_ok()),
+            kind in arb_encoding(),
+            before in proptest::collection::vec(any::<u8>(), 0..40),
+            after in proptest::collection::vec(any::<u8>(), 0..40),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let r = Redactor::new([("v", value.as_slice())]);
+            let mut input = before.clone();
+            input.extend_from_slice(&encode(kind, &value));
+            input.extend_from_slice(&after);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (input.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut s = r.stream();
+            let mut out = Vec::new();
+            let mut at = 0;
+            for c in cuts {
+                s.push(&input[at..c], &mut out);
+                at = c;
+            }
+            s.push(&input[at..], &mut out);
+            prop_assert!(s.finish(&mut out));
+            prop_assert!(!contains(&out, &value));
+            for e in encodings(&value) {
+                prop_assert!(!contains(&out, &e));
+            }
+            // Same result whatever the split points.
+            prop_assert_eq!(out, r.redact(&input).0);
+        }
+
+        #[test]
+        fn text_without_values_is_unchanged(
+            text in proptest::collection::vec(any::<u8>(), 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let r = Redactor::new([("v", b"\x01\x02\x03\x04\x05\x06\x07\x08".as_slice())]);
+            prop_assume!(!contains(&text, b"\x01\x02\x03"));
+            let mut s = r.stream();
+            let mut out = Vec::new();
+            let mut at = 0;
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (text.len() + 1)).collect();
+            cuts.sort_unstable();
+            for c in cuts { s.push(&text[at..c], &mut out); at = c; }
+            s.push(&text[at..], &mut out);
+            prop_assert!(!s.finish(&mut out));
+            prop_assert_eq!(out, text);
+        }
+    }
+}
