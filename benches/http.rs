@@ -184,6 +184,8 @@ impl Sse {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // reqwest is built without a default TLS provider (credvault brings its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "bench").unwrap();
     let mut init = Command::new(BIN);

@@ -330,7 +330,10 @@ fn allowed_hosts(f: &mut Fields) -> Vec<String> {
         }
     };
     if items.len() > MAX_ALLOWED_HOSTS {
-        let msg = format!("must list at most {MAX_ALLOWED_HOSTS} hosts (got {})", items.len());
+        let msg = format!(
+            "must list at most {MAX_ALLOWED_HOSTS} hosts (got {})",
+            items.len()
+        );
         f.push(field, "too_long", msg);
         return Vec::new();
     }

@@ -19,11 +19,11 @@ use crate::error::{ApiError, VaultError};
 use crate::secret::SecretString;
 use crate::usage::Outbound;
 use crate::vault::Vault;
-pub use use_tools::CallApiInput;
 pub use tools::{
     CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
     ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,
 };
+pub use use_tools::CallApiInput;
 
 /// How the server finds and unlocks its vault.
 #[derive(Debug, Clone)]

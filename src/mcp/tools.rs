@@ -228,7 +228,11 @@ pub struct CredVaultServer {
     tool_router: ToolRouter<Self>,
 }
 
-pub(super) fn log_outcome<T>(tool: &'static str, started: std::time::Instant, r: &Result<T, ToolError>) {
+pub(super) fn log_outcome<T>(
+    tool: &'static str,
+    started: std::time::Instant,
+    r: &Result<T, ToolError>,
+) {
     let ms = started.elapsed().as_secs_f64() * 1e3;
     match r {
         Ok(_) => tracing::debug!(tool, ms, "tool call ok"),

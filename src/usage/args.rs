@@ -72,8 +72,9 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
     let raw = f.string("service_id", true);
     let service = validate::service(&mut f, "service_id", raw);
     let name = validate::label(&mut f);
-    let method = f.string("method", true).and_then(|m| {
-        match m.to_ascii_uppercase().as_str() {
+    let method = f
+        .string("method", true)
+        .and_then(|m| match m.to_ascii_uppercase().as_str() {
             "GET" => Some(Method::GET),
             "POST" => Some(Method::POST),
             "PUT" => Some(Method::PUT),
@@ -81,17 +82,28 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
             "DELETE" => Some(Method::DELETE),
             "HEAD" => Some(Method::HEAD),
             _ => {
-                f.push("method", "enum", "must be one of: GET, POST, PUT, PATCH, DELETE, HEAD");
+                f.push(
+                    "method",
+                    "enum",
+                    "must be one of: GET, POST, PUT, PATCH, DELETE, HEAD",
+                );
                 None
             }
-        }
-    });
+        });
     let url = f.string("url", true).and_then(|u| {
         if u.len() > MAX_URL {
-            f.push("url", "too_long", format!("must be at most {MAX_URL} bytes (got {})", u.len()));
+            f.push(
+                "url",
+                "too_long",
+                format!("must be at most {MAX_URL} bytes (got {})", u.len()),
+            );
             None
         } else if !(u.starts_with('/') && !u.starts_with("//")) && !u.contains("://") {
-            f.push("url", "value_error", "must be an absolute https:// URL or a path starting with /");
+            f.push(
+                "url",
+                "value_error",
+                "must be an absolute https:// URL or a path starting with /",
+            );
             None
         } else {
             Some(u)
@@ -123,8 +135,16 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
     };
     if let Some(Body::Json(b) | Body::Raw(b)) = &body {
         if b.len() > MAX_REQUEST_BODY {
-            let field = if matches!(body, Some(Body::Json(_))) { "json" } else { "body" };
-            f.push(field, "too_long", format!("must be at most {MAX_REQUEST_BODY} bytes (got {})", b.len()));
+            let field = if matches!(body, Some(Body::Json(_))) {
+                "json"
+            } else {
+                "body"
+            };
+            f.push(
+                field,
+                "too_long",
+                format!("must be at most {MAX_REQUEST_BODY} bytes (got {})", b.len()),
+            );
         }
     }
     let timeout = match f.obj.remove("timeout_ms") {
@@ -132,7 +152,11 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
         Some(Value::Number(n)) => match n.as_u64().filter(|t| (1..=MAX_TIMEOUT_MS).contains(t)) {
             Some(t) => Some(t),
             None => {
-                f.push("timeout_ms", "value_error", format!("must be an integer 1..={MAX_TIMEOUT_MS}"));
+                f.push(
+                    "timeout_ms",
+                    "value_error",
+                    format!("must be an integer 1..={MAX_TIMEOUT_MS}"),
+                );
                 None
             }
         },
@@ -170,7 +194,14 @@ fn pairs(f: &mut Fields, field: &str) -> Vec<(String, String)> {
         }
     };
     if map.len() > MAX_ENTRIES {
-        f.push(field, "too_long", format!("must have at most {MAX_ENTRIES} entries (got {})", map.len()));
+        f.push(
+            field,
+            "too_long",
+            format!(
+                "must have at most {MAX_ENTRIES} entries (got {})",
+                map.len()
+            ),
+        );
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -178,7 +209,11 @@ fn pairs(f: &mut Fields, field: &str) -> Vec<(String, String)> {
         match v {
             Value::String(s) => out.push((k, s)),
             other => {
-                let msg = format!("{}: must be a string, not {}", bounded(&k), json_type(&other));
+                let msg = format!(
+                    "{}: must be a string, not {}",
+                    bounded(&k),
+                    json_type(&other)
+                );
                 f.push(field, "type_error", msg);
             }
         }
@@ -188,17 +223,31 @@ fn pairs(f: &mut Fields, field: &str) -> Vec<(String, String)> {
 
 fn header(f: &mut Fields, name: String, value: String) -> Option<(HeaderName, HeaderValue)> {
     if !is_header_token(&name) {
-        f.push("headers", "value_error", format!("{}: not a valid header name", bounded(&name)));
+        f.push(
+            "headers",
+            "value_error",
+            format!("{}: not a valid header name", bounded(&name)),
+        );
         return None;
     }
     if let Some(why) = refused_header(&name, "") {
         f.push("headers", "value_error", why);
         return None;
     }
-    match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value.trim())) {
+    match (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value.trim()),
+    ) {
         (Ok(n), Ok(v)) => Some((n, v)),
         _ => {
-            f.push("headers", "value_error", format!("{}: the value must be one line of visible text", bounded(&name)));
+            f.push(
+                "headers",
+                "value_error",
+                format!(
+                    "{}: the value must be one line of visible text",
+                    bounded(&name)
+                ),
+            );
             None
         }
     }
@@ -224,7 +273,10 @@ mod tests {
     #[test]
     fn a_minimal_call_gets_defaults() {
         let r = call(json!({"service_id": "openai", "method": "get", "url": "/models"})).unwrap();
-        assert_eq!((r.service.id.as_str(), r.name.as_str(), r.method.as_str()), ("openai", "default", "GET"));
+        assert_eq!(
+            (r.service.id.as_str(), r.name.as_str(), r.method.as_str()),
+            ("openai", "default", "GET")
+        );
         assert_eq!(r.timeout, Duration::from_secs(30));
         assert!(r.body.is_none());
     }
@@ -241,7 +293,19 @@ mod tests {
         let locs: Vec<_> = e.errors.iter().map(|e| e.loc[0].as_str()).collect();
         assert_eq!(
             locs,
-            ["extra", "service_id", "method", "url", "query", "headers", "headers", "headers", "headers", "body", "timeout_ms"]
+            [
+                "extra",
+                "service_id",
+                "method",
+                "url",
+                "query",
+                "headers",
+                "headers",
+                "headers",
+                "headers",
+                "body",
+                "timeout_ms"
+            ]
         );
         let e = call(json!({"service_id": "openai", "method": "GET", "url": "/x", "body": "a".repeat(MAX_REQUEST_BODY + 1)})).unwrap_err();
         assert_eq!(e.errors[0].kind, "too_long");

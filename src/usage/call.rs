@@ -89,24 +89,30 @@ impl Outbound {
         req: CallRequest,
     ) -> Result<CallApiOutput, ApiError> {
         let hosts = destination::effective_hosts(&cred.service, &cred.allowed_hosts);
-        let mut url = destination::target(&cred.service, &hosts, &req.url).map_err(|r| match r {
-            Refusal::Invalid(msg) => ApiError::validation(vec![crate::error::FieldError::new(
-                "url",
-                "value_error",
-                msg,
-            )]),
-            Refusal::NotAllowed(msg) => ApiError::new(403, "forbidden", msg),
-        })?;
+        let mut url =
+            destination::target(&cred.service, &hosts, &req.url).map_err(|r| match r {
+                Refusal::Invalid(msg) => ApiError::validation(vec![crate::error::FieldError::new(
+                    "url",
+                    "value_error",
+                    msg,
+                )]),
+                Refusal::NotAllowed(msg) => ApiError::new(403, "forbidden", msg),
+            })?;
         if !req.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&req.query);
         }
-        let (auth_name, prefix) =
-            auth_header_for(&cred.service, cred.credential_type, cred.auth_header.as_deref());
+        let (auth_name, prefix) = auth_header_for(
+            &cred.service,
+            cred.credential_type,
+            cred.auth_header.as_deref(),
+        );
         let mut headers = HeaderMap::new();
         let mut refused = Vec::new();
         for (name, value) in req.headers {
             match refused_header(name.as_str(), &auth_name) {
-                Some(why) => refused.push(crate::error::FieldError::new("headers", "value_error", why)),
+                Some(why) => {
+                    refused.push(crate::error::FieldError::new("headers", "value_error", why))
+                }
                 None => {
                     headers.append(name, value);
                 }
@@ -115,7 +121,10 @@ impl Outbound {
         if !refused.is_empty() {
             return Err(ApiError::validation(refused));
         }
-        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
         let label = format!("{}/{}", cred.service, cred.name);
         let auth_value = {
             let text = Zeroizing::new(format!("{prefix}{}", value.expose()));
@@ -129,8 +138,13 @@ impl Outbound {
             v.set_sensitive(true);
             v
         };
-        let auth_name = HeaderName::from_bytes(auth_name.as_bytes())
-            .map_err(|_| ApiError::new(500, "internal_error", "the stored auth header name is invalid"))?;
+        let auth_name = HeaderName::from_bytes(auth_name.as_bytes()).map_err(|_| {
+            ApiError::new(
+                500,
+                "internal_error",
+                "the stored auth header name is invalid",
+            )
+        })?;
         headers.insert(auth_name, auth_value);
 
         let client = self.client().await?;
@@ -141,7 +155,9 @@ impl Outbound {
             .timeout(req.timeout);
         match req.body {
             Some(Body::Json(b)) => {
-                builder = builder.header(header::CONTENT_TYPE, "application/json").body(b);
+                builder = builder
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(b);
             }
             Some(Body::Raw(b)) => builder = builder.body(b),
             None => {}
@@ -161,7 +177,13 @@ impl Outbound {
             body.extend_from_slice(&chunk);
         }
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(shape(&resp, &body, truncated, elapsed_ms, &Redactor::new([(label.as_str(), value.expose().as_bytes())])))
+        Ok(shape(
+            &resp,
+            &body,
+            truncated,
+            elapsed_ms,
+            &Redactor::new([(label.as_str(), value.expose().as_bytes())]),
+        ))
     }
 }
 
@@ -196,7 +218,11 @@ fn shape(
     let mut out = Vec::with_capacity(body.len());
     stream.push(body, &mut out);
     // A cut body may end inside a value: what could be its start is dropped.
-    redacted |= if truncated { stream.cut() } else { stream.finish(&mut out) };
+    redacted |= if truncated {
+        stream.cut()
+    } else {
+        stream.finish(&mut out)
+    };
     let text = content_type.as_deref().is_none_or(is_text);
     CallApiOutput {
         status: resp.status().as_u16(),
@@ -212,7 +238,12 @@ fn shape(
 
 /// Whether a content type is text a model can read.
 fn is_text(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence.starts_with("text/")
         || essence.ends_with("/json")
         || essence.ends_with("+json")
@@ -220,7 +251,11 @@ fn is_text(content_type: &str) -> bool {
         || essence.ends_with("+xml")
         || matches!(
             essence.as_str(),
-            "application/javascript" | "application/x-www-form-urlencoded" | "application/x-ndjson" | "application/graphql" | "application/yaml"
+            "application/javascript"
+                | "application/x-www-form-urlencoded"
+                | "application/x-ndjson"
+                | "application/graphql"
+                | "application/yaml"
         )
 }
 
@@ -234,7 +269,10 @@ fn upstream_error(e: &reqwest::Error, host: &str, timeout: Duration) -> ApiError
         return ApiError::new(
             504,
             "upstream_timeout",
-            format!("{host} did not answer within {} ms (timeout_ms raises the limit, up to 120000)", timeout.as_millis()),
+            format!(
+                "{host} did not answer within {} ms (timeout_ms raises the limit, up to 120000)",
+                timeout.as_millis()
+            ),
         );
     }
     let mut cause: &(dyn std::error::Error + 'static) = e;
@@ -243,9 +281,18 @@ fn upstream_error(e: &reqwest::Error, host: &str, timeout: Duration) -> ApiError
     }
     let mut why = cause.to_string();
     if why.len() > 200 {
-        why.truncate(why.char_indices().take_while(|(i, _)| *i < 200).last().map_or(0, |(i, c)| i + c.len_utf8()));
+        why.truncate(
+            why.char_indices()
+                .take_while(|(i, _)| *i < 200)
+                .last()
+                .map_or(0, |(i, c)| i + c.len_utf8()),
+        );
     }
-    ApiError::new(502, "upstream_error", format!("could not get a response from {host}: {why}"))
+    ApiError::new(
+        502,
+        "upstream_error",
+        format!("could not get a response from {host}: {why}"),
+    )
 }
 
 fn build_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {

@@ -37,7 +37,13 @@ impl HostEntry {
             let (h, after) = rest
                 .split_once(']')
                 .ok_or_else(|| "an IPv6 address needs a closing ]".to_owned())?;
-            (format!("[{h}]"), after.strip_prefix(':').map(str::to_owned).or_else(|| (!after.is_empty()).then(|| "x".into())))
+            (
+                format!("[{h}]"),
+                after
+                    .strip_prefix(':')
+                    .map(str::to_owned)
+                    .or_else(|| (!after.is_empty()).then(|| "x".into())),
+            )
         } else if s.matches(':').count() > 1 {
             (format!("[{s}]"), None)
         } else {
@@ -100,10 +106,7 @@ fn catalog_host(service: &str) -> Option<String> {
         return None;
     }
     let p = catalog::provider(service)?;
-    Url::parse(p.base_url)
-        .ok()?
-        .host_str()
-        .map(str::to_owned)
+    Url::parse(p.base_url).ok()?.host_str().map(str::to_owned)
 }
 
 /// Why a destination was refused.
@@ -118,19 +121,27 @@ pub enum Refusal {
 /// Builds the request URL from the caller's `url` (absolute `https://` or a
 /// path starting with `/`) and checks it against `hosts`.
 pub fn target(service: &str, hosts: &[String], url: &str) -> Result<Url, Refusal> {
-    let entries: Vec<HostEntry> = hosts.iter().filter_map(|h| HostEntry::parse(h).ok()).collect();
+    let entries: Vec<HostEntry> = hosts
+        .iter()
+        .filter_map(|h| HostEntry::parse(h).ok())
+        .collect();
     let listed = || {
         if entries.is_empty() {
             "none: store the credential again with allowed_hosts".to_owned()
         } else {
-            entries.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     let absolute = if url.starts_with('/') && !url.starts_with("//") {
         let base = match catalog::provider(service) {
-            Some(p) if catalog_host(service).is_some_and(|h| {
-                Host::parse(&h).is_ok_and(|h| entries.iter().any(|e| e.host == h))
-            }) =>
+            Some(p)
+                if catalog_host(service).is_some_and(|h| {
+                    Host::parse(&h).is_ok_and(|h| entries.iter().any(|e| e.host == h))
+                }) =>
             {
                 p.base_url.trim_end_matches('/').to_owned()
             }
@@ -148,8 +159,11 @@ pub fn target(service: &str, hosts: &[String], url: &str) -> Result<Url, Refusal
     } else {
         url.to_owned()
     };
-    let parsed = Url::parse(&absolute)
-        .map_err(|e| Refusal::Invalid(format!("not a valid URL ({e}); give https://host/path or /path")))?;
+    let parsed = Url::parse(&absolute).map_err(|e| {
+        Refusal::Invalid(format!(
+            "not a valid URL ({e}); give https://host/path or /path"
+        ))
+    })?;
     if parsed.scheme() != "https" {
         return Err(Refusal::Invalid(format!(
             "only https:// URLs are allowed (got {}://)",
@@ -157,7 +171,9 @@ pub fn target(service: &str, hosts: &[String], url: &str) -> Result<Url, Refusal
         )));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(Refusal::Invalid("a URL must not carry user name or password".into()));
+        return Err(Refusal::Invalid(
+            "a URL must not carry user name or password".into(),
+        ));
     }
     let host = parsed
         .host()
@@ -269,9 +285,8 @@ impl reqwest::dns::Resolve for CheckedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !host.eq_ignore_ascii_case("localhost") {
                 if let Some((ip, why)) = addrs
                     .iter()
@@ -319,7 +334,18 @@ mod tests {
         ] {
             assert_eq!(HostEntry::parse(raw).unwrap().to_string(), shown, "{raw}");
         }
-        for bad in ["", "https://a.com", "a.com/x", "u@a.com", "a.com:0", "a.com:99999", "a .com", "[::1", "[::1]x", ".a.com"] {
+        for bad in [
+            "",
+            "https://a.com",
+            "a.com/x",
+            "u@a.com",
+            "a.com:0",
+            "a.com:99999",
+            "a .com",
+            "[::1",
+            "[::1]x",
+            ".a.com",
+        ] {
             assert!(HostEntry::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -339,20 +365,29 @@ mod tests {
         );
         assert!(effective_hosts("azure-openai", &[]).is_empty());
         assert!(effective_hosts("custom.acme", &[]).is_empty());
-        assert!(matches!(target("custom.acme", &[], "/x"), Err(Refusal::NotAllowed(_))));
+        assert!(matches!(
+            target("custom.acme", &[], "/x"),
+            Err(Refusal::NotAllowed(_))
+        ));
         // An explicit list replaces the catalog host.
         let proxy = hosts(&["127.0.0.1:8443"]);
         assert_eq!(
             target("openai", &proxy, "/models").unwrap().as_str(),
             "https://127.0.0.1:8443/models"
         );
-        assert!(matches!(target("openai", &proxy, "https://api.openai.com/v1/models"), Err(Refusal::NotAllowed(_))));
+        assert!(matches!(
+            target("openai", &proxy, "https://api.openai.com/v1/models"),
+            Err(Refusal::NotAllowed(_))
+        ));
     }
 
     #[test]
     fn hosts_ports_and_schemes_are_enforced() {
         let h = hosts(&["api.acme.dev", "127.0.0.1:8443"]);
-        assert!(target("custom.a", &h, "https://API.ACME.dev:444/x").is_ok(), "no port listed: any port");
+        assert!(
+            target("custom.a", &h, "https://API.ACME.dev:444/x").is_ok(),
+            "no port listed: any port"
+        );
         assert!(target("custom.a", &h, "https://127.0.0.1:8443/").is_ok());
         for (url, invalid) in [
             ("https://127.0.0.1:8444/", false),
@@ -380,14 +415,38 @@ mod tests {
     #[test]
     fn non_public_addresses_are_refused() {
         for ip in [
-            "127.0.0.1", "127.1.2.3", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1",
-            "::1", "::", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe",
-            "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1",
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "fe80::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "ff02::1",
         ] {
             assert!(forbidden(ip.parse().unwrap()).is_some(), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(forbidden(ip.parse().unwrap()).is_none(), "{ip}");
         }
     }

@@ -142,7 +142,11 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
     Ok(out)
 }
 
-async fn supervise(vault: &Vault, spec: ExecSpec, injected: Vec<Injected>) -> Result<i32, ExecError> {
+async fn supervise(
+    vault: &Vault,
+    spec: ExecSpec,
+    injected: Vec<Injected>,
+) -> Result<i32, ExecError> {
     use tokio::signal::unix::{SignalKind, signal};
     let (program, args) = spec
         .command
@@ -158,10 +162,15 @@ async fn supervise(vault: &Vault, spec: ExecSpec, injected: Vec<Injected>) -> Re
         .stdout(pipe(!spec.no_mask))
         .stderr(pipe(!spec.no_mask));
     let redactor = Arc::new(Redactor::new(
-        injected.iter().map(|i| (i.var.as_str(), i.value.expose().as_bytes())),
+        injected
+            .iter()
+            .map(|i| (i.var.as_str(), i.value.expose().as_bytes())),
     ));
     let mut child = cmd.spawn().map_err(|e| {
-        ExecError::Run(format!("could not start {}: {e}", program.to_string_lossy()))
+        ExecError::Run(format!(
+            "could not start {}: {e}",
+            program.to_string_lossy()
+        ))
     })?;
     let program_name = std::path::Path::new(program)
         .file_name()
@@ -188,15 +197,22 @@ async fn supervise(vault: &Vault, spec: ExecSpec, injected: Vec<Injected>) -> Re
     }
     drop(injected);
     let mut signals = Vec::new();
-    for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
         signals.push((
             kind,
-            signal(kind).map_err(|e| ExecError::Run(format!("installing a signal handler: {e}")))?,
+            signal(kind)
+                .map_err(|e| ExecError::Run(format!("installing a signal handler: {e}")))?,
         ));
     }
     let status = loop {
         let forwarded = futures::future::select_all(
-            signals.iter_mut().map(|(k, s)| Box::pin(async move { s.recv().await.map(|_| *k) })),
+            signals
+                .iter_mut()
+                .map(|(k, s)| Box::pin(async move { s.recv().await.map(|_| *k) })),
         );
         tokio::select! {
             status = child.wait() => break status.map_err(|e| ExecError::Run(format!("waiting for the program: {e}")))?,

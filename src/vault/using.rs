@@ -21,17 +21,23 @@ impl Vault {
     ) -> Result<Option<(Credential, SecretString)>, VaultError> {
         let idx = self.index_key(Kind::Credential, &[service, name])?;
         let txn = self.db.begin_read()?;
-        let Some(id) = txn.open_table(INDEX)?.get(idx.as_slice())?.map(|g| g.value()) else {
+        let Some(id) = txn
+            .open_table(INDEX)?
+            .get(idx.as_slice())?
+            .map(|g| g.value())
+        else {
             return Ok(None);
         };
         let table = txn.open_table(CREDENTIALS)?;
-        let sealed = table
-            .get(id)?
-            .ok_or_else(|| VaultError::Corrupt("an index entry points to a missing record".into()))?;
+        let sealed = table.get(id)?.ok_or_else(|| {
+            VaultError::Corrupt("an index entry points to a missing record".into())
+        })?;
         let opened: Opened<CredentialRecord> =
             open_record(self.keys.seal_key(), Kind::Credential, id, sealed.value())?;
         if opened.meta.service != service || opened.meta.name != name {
-            return Err(VaultError::Corrupt("an index entry does not match its record".into()));
+            return Err(VaultError::Corrupt(
+                "an index entry does not match its record".into(),
+            ));
         }
         Ok(Some((credential(id, opened.meta), opened.value)))
     }
@@ -40,17 +46,23 @@ impl Vault {
     pub fn secret_for_use(&self, name: &str) -> Result<Option<(Secret, SecretString)>, VaultError> {
         let idx = self.index_key(Kind::Secret, &[name])?;
         let txn = self.db.begin_read()?;
-        let Some(id) = txn.open_table(INDEX)?.get(idx.as_slice())?.map(|g| g.value()) else {
+        let Some(id) = txn
+            .open_table(INDEX)?
+            .get(idx.as_slice())?
+            .map(|g| g.value())
+        else {
             return Ok(None);
         };
         let table = txn.open_table(SECRETS)?;
-        let sealed = table
-            .get(id)?
-            .ok_or_else(|| VaultError::Corrupt("an index entry points to a missing record".into()))?;
+        let sealed = table.get(id)?.ok_or_else(|| {
+            VaultError::Corrupt("an index entry points to a missing record".into())
+        })?;
         let opened: Opened<SecretRecord> =
             open_record(self.keys.seal_key(), Kind::Secret, id, sealed.value())?;
         if opened.meta.name != name {
-            return Err(VaultError::Corrupt("an index entry does not match its record".into()));
+            return Err(VaultError::Corrupt(
+                "an index entry does not match its record".into(),
+            ));
         }
         Ok(Some((secret(id, opened.meta), opened.value)))
     }
@@ -61,8 +73,12 @@ impl Vault {
         let mut out = Vec::new();
         for entry in txn.open_table(SECRETS)?.iter()? {
             let (id, sealed) = entry?;
-            let opened: Opened<SecretRecord> =
-                open_record(self.keys.seal_key(), Kind::Secret, id.value(), sealed.value())?;
+            let opened: Opened<SecretRecord> = open_record(
+                self.keys.seal_key(),
+                Kind::Secret,
+                id.value(),
+                sealed.value(),
+            )?;
             out.push((secret(id.value(), opened.meta), opened.value));
         }
         out.sort_by_key(|(s, _)| (s.created_at, s.id));

@@ -240,6 +240,12 @@ pub fn outcome(r: CallToolResult) -> Outcome {
     }
 }
 
+/// reqwest is built with `rustls-no-provider` (credvault hands it a ring-based
+/// config); plain test clients need the process-wide provider installed.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

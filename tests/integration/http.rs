@@ -36,6 +36,7 @@ impl Http {
     }
 
     pub fn start_with(env: Env, extra: &[&str]) -> Self {
+        crate::common::install_tls_provider();
         assert!(env.run(&["init"], "").status.success());
         let token = token(&env, "test");
         let mut cmd = env.cmd();
@@ -69,6 +70,7 @@ impl Http {
     }
 
     pub fn client() -> reqwest::Client {
+        crate::common::install_tls_provider();
         reqwest::Client::new()
     }
 
@@ -111,7 +113,7 @@ pub fn token(env: &Env, name: &str) -> String {
     t
 }
 
-async fn call(
+pub async fn call(
     c: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
     tool: &str,
     args: Value,
@@ -127,7 +129,7 @@ async fn call(
 }
 
 async fn all_three_tools(c: &rmcp::service::RunningService<rmcp::RoleClient, ()>, tag: &str) {
-    assert_eq!(c.list_all_tools().await.unwrap().len(), 3);
+    assert_eq!(c.list_all_tools().await.unwrap().len(), 4);
     let s = call(c, "store_credential", json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-http", "name": tag})).await;
     assert!(!s.is_error, "{}", s.raw);
     let l = call(c, "list_credentials", json!({})).await;
@@ -212,13 +214,13 @@ async fn streamable_http_serves_2025_11_25_sessions_and_2026_07_28_stateless() {
 }
 
 /// A minimal legacy SSE client: the event stream plus the announced endpoint.
-struct Sse {
+pub struct Sse {
     events: std::pin::Pin<Box<dyn futures::Stream<Item = (String, String)> + Send>>,
     endpoint: String,
 }
 
 impl Sse {
-    async fn open(h: &Http, token: &str) -> Self {
+    pub async fn open(h: &Http, token: &str) -> Self {
         let r = Http::client()
             .get(h.url("/sse"))
             .bearer_auth(token)
@@ -266,7 +268,7 @@ impl Sse {
         Self { events, endpoint }
     }
 
-    async fn send(&self, h: &Http, token: &str, msg: Value) -> StatusCode {
+    pub async fn send(&self, h: &Http, token: &str, msg: Value) -> StatusCode {
         Http::client()
             .post(h.url(&self.endpoint))
             .bearer_auth(token)
@@ -277,7 +279,7 @@ impl Sse {
             .status()
     }
 
-    async fn reply(&mut self) -> Value {
+    pub async fn reply(&mut self) -> Value {
         let (kind, data) =
             tokio::time::timeout(std::time::Duration::from_secs(10), self.events.next())
                 .await
@@ -287,7 +289,7 @@ impl Sse {
         serde_json::from_str(&data).unwrap()
     }
 
-    async fn handshake(&mut self, h: &Http, token: &str) {
+    pub async fn handshake(&mut self, h: &Http, token: &str) {
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "sse-test", "version": "1"}}});
         assert_eq!(self.send(h, token, init).await, StatusCode::ACCEPTED);
@@ -335,7 +337,7 @@ async fn legacy_sse_transport_serves_all_tools_without_cross_talk() {
     .await;
     assert_eq!(
         b.reply().await["result"]["tools"].as_array().unwrap().len(),
-        3
+        4
     );
     b.send(
         &h,

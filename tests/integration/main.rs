@@ -4,9 +4,11 @@
 mod common;
 
 mod badinput;
+mod call_api;
 mod cli;
 mod concurrency;
 mod crash;
+mod exec;
 mod format;
 mod http;
 mod leaks;
@@ -16,3 +18,4 @@ mod raw;
 mod schemas;
 mod stdio;
 mod tamper;
+mod upstream;

@@ -12,7 +12,7 @@ fn tool<'a>(tools: &'a [rmcp::model::Tool], name: &str) -> &'a rmcp::model::Tool
 }
 
 #[tokio::test]
-async fn lists_three_tools_with_schemas_and_annotations() {
+async fn lists_the_tools_with_schemas_and_annotations() {
     let env = Env::new();
     let c = env.client().await;
     let tools = c.service.list_all_tools().await.unwrap();
@@ -20,14 +20,21 @@ async fn lists_three_tools_with_schemas_and_annotations() {
     names.sort();
     assert_eq!(
         names,
-        ["create_secret", "list_credentials", "store_credential"]
+        [
+            "call_api",
+            "create_secret",
+            "list_credentials",
+            "store_credential"
+        ]
     );
     for t in &tools {
         assert!(t.output_schema.is_some(), "{} has no outputSchema", t.name);
         assert!(t.description.as_deref().is_some_and(|d| d.len() > 40));
         let a = t.annotations.as_ref().expect("annotations");
         assert!(a.read_only_hint.is_some() && a.destructive_hint.is_some());
-        assert!(a.idempotent_hint.is_some() && a.open_world_hint == Some(false));
+        // Only call_api reaches beyond the vault.
+        let open_world = t.name == "call_api";
+        assert!(a.idempotent_hint.is_some() && a.open_world_hint == Some(open_world));
     }
     let list = tool(&tools, "list_credentials")
         .annotations
@@ -44,8 +51,17 @@ async fn lists_three_tools_with_schemas_and_annotations() {
         required,
         &json!(["service_id", "credential_type", "credential_value"])
     );
+    let call = tool(&tools, "call_api").annotations.clone().unwrap();
+    assert_eq!(
+        (
+            call.read_only_hint,
+            call.destructive_hint,
+            call.idempotent_hint
+        ),
+        (Some(false), Some(true), Some(false))
+    );
     let size = serde_json::to_string(&tools).unwrap().len();
-    assert!(size < 8 * 1024, "tools/list is {size} bytes");
+    assert!(size < 12 * 1024, "tools/list is {size} bytes");
     c.stop().await;
 }
 
@@ -464,7 +480,7 @@ async fn the_2026_stateless_lifecycle_works_over_stdio() {
         ProtocolVersion::V_2026_07_28
     );
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 3);
+    assert_eq!(tools.len(), 4);
     let r = client
         .call_tool(rmcp::model::CallToolRequestParams::new("store_credential").with_arguments(
             json!({"service_id": "groq", "credential_type": "bearer", "credential_value": "gsk"}).as_object().unwrap().clone(),
@@ -504,7 +520,7 @@ async fn negotiates_every_initialize_protocol_version() {
         .with_protocol_version(v.clone());
         let client = info.serve(transport).await.unwrap();
         assert_eq!(client.peer_info().unwrap().protocol_version, v);
-        assert_eq!(client.list_all_tools().await.unwrap().len(), 3);
+        assert_eq!(client.list_all_tools().await.unwrap().len(), 4);
         let _ = client.cancel().await;
     }
 }
@@ -515,7 +531,7 @@ async fn works_at_the_real_default_kdf_cost() {
     env.real_kdf = true;
     let c = env.client().await;
     // tools/list is served while the 256 MiB derivation runs; the call waits for it.
-    assert_eq!(c.service.list_all_tools().await.unwrap().len(), 3);
+    assert_eq!(c.service.list_all_tools().await.unwrap().len(), 4);
     c.ok(
         "store_credential",
         json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-real"}),
