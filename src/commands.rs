@@ -119,7 +119,6 @@ fn exec(s: &Settings, args: ExecArgs) -> Result<i32, CliError> {
 }
 
 fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
-    let settings = settings;
     match command {
         Command::Init => init(settings),
         Command::Serve(args) => serve(settings, &args),
@@ -212,10 +211,8 @@ fn init(s: &Settings) -> Result<(), CliError> {
         return Err(VaultError::AlreadyExists(s.vault.display().to_string()).into());
     }
     let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;
-    if pw.is_empty() {
-        return Err(CliError::Usage(
-            "the master password must not be empty".into(),
-        ));
+    if pw.expose().trim().is_empty() {
+        return Err(VaultError::EmptyPassword.into());
     }
     let vault = Vault::create(&s.vault, &pw, s.kdf)?;
     println!("created vault {} at {}", vault.id(), s.vault.display());

@@ -17,6 +17,11 @@ pub enum VaultError {
         "the vault is locked: no master password (set CREDVAULT_PASSWORD_FILE to a file holding it, or run from a terminal)"
     )]
     NoPassword,
+    /// An empty (or blank) master password where a vault would be created.
+    #[error(
+        "the master password is empty: refusing to create a vault protected by nothing (put a password in the file CREDVAULT_PASSWORD_FILE names)"
+    )]
+    EmptyPassword,
     /// No vault file at the path.
     #[error("no vault at {0}: run `credvault init` to create one")]
     Missing(String),
@@ -68,7 +73,10 @@ impl VaultError {
 
     /// Whether this error means "locked" (exit code 3, HTTP/tool 423).
     pub fn is_locked(&self) -> bool {
-        matches!(self, Self::WrongPassword | Self::NoPassword)
+        matches!(
+            self,
+            Self::WrongPassword | Self::NoPassword | Self::EmptyPassword
+        )
     }
 }
 
@@ -200,7 +208,7 @@ fn join_and(items: &[&str]) -> String {
 impl From<&VaultError> for ApiError {
     fn from(e: &VaultError) -> Self {
         match e {
-            VaultError::WrongPassword | VaultError::NoPassword => {
+            VaultError::WrongPassword | VaultError::NoPassword | VaultError::EmptyPassword => {
                 Self::new(423, "vault_locked", e.to_string())
             }
             VaultError::Busy => Self::new(503, "vault_busy", e.to_string()),

@@ -29,15 +29,7 @@ pub enum Prompt {
 /// Reads the password from the first available source; `Ok(None)` when none is.
 pub fn read(prompt: Prompt) -> Result<Option<SecretString>, VaultError> {
     if let Some(path) = std::env::var_os(ENV_FILE) {
-        let mut text = SecretString::new(std::fs::read_to_string(&path).map_err(|e| {
-            VaultError::io(
-                format!(
-                    "reading {ENV_FILE} ({})",
-                    std::path::Path::new(&path).display()
-                ),
-                e,
-            )
-        })?);
+        let mut text = read_file(std::path::Path::new(&path))?;
         strip_newline(&mut text);
         return Ok(Some(text));
     }
@@ -57,6 +49,70 @@ pub fn read(prompt: Prompt) -> Result<Option<SecretString>, VaultError> {
         ));
     }
     Ok(Some(first))
+}
+
+/// Largest password file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 4096;
+
+/// Reads a password file: a regular file (a FIFO would hang the server before
+/// it answers anything, `/dev/zero` would never end), at most
+/// [`MAX_FILE_BYTES`], owned by this user and not writable by group or others
+/// (anyone who can write it chooses the password of a vault created from it).
+/// One readable by others is read, with a warning naming the fix.
+pub fn read_file(path: &std::path::Path) -> Result<SecretString, VaultError> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let shown = path.display();
+    let fail = |msg: String| {
+        VaultError::io(
+            format!("reading {ENV_FILE} ({shown})"),
+            std::io::Error::other(msg),
+        )
+    };
+    // Non-blocking open: opening a FIFO without a writer returns at once.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| VaultError::io(format!("reading {ENV_FILE} ({shown})"), e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| VaultError::io(format!("reading {ENV_FILE} ({shown})"), e))?;
+    if !meta.is_file() {
+        return Err(fail(
+            "not a regular file; point it at a file holding the password".into(),
+        ));
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(fail(format!(
+            "owned by uid {}, not by this user (uid {}); refusing a password another user controls",
+            meta.uid(),
+            rustix::process::geteuid().as_raw()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(fail(format!(
+            "writable by group or others (mode {:o}); fix it with: chmod 600 {shown}",
+            meta.mode() & 0o777
+        )));
+    }
+    if meta.mode() & 0o044 != 0 {
+        tracing::warn!(
+            "{ENV_FILE} ({shown}) is readable by others (mode {:o}); fix it with: chmod 600 {shown}",
+            meta.mode() & 0o777
+        );
+    }
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| VaultError::io(format!("reading {ENV_FILE} ({shown})"), e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "larger than {MAX_FILE_BYTES} bytes; it should hold only the password"
+        )));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| fail("not UTF-8 text".into()))?;
+    Ok(SecretString::from(text))
 }
 
 /// Asks on the terminal without echo.

@@ -44,6 +44,9 @@ type UnlockState = Option<Result<Arc<Vault>, ApiError>>;
 pub struct VaultAccess {
     rx: watch::Receiver<UnlockState>,
     outbound: Arc<Outbound>,
+    /// Held (shared) by each bookkeeping write still in flight; a list takes it
+    /// exclusively first, so it sees every use this process has answered.
+    pending: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl VaultAccess {
@@ -65,7 +68,30 @@ impl VaultAccess {
         Self {
             rx,
             outbound: Arc::new(Outbound::new(None)),
+            pending: Arc::default(),
         }
+    }
+
+    /// Runs a bookkeeping write (`last_used_at`) after the caller has its
+    /// answer: the reply does not wait for its fsync. [`Self::settled`] waits
+    /// for every such write started so far.
+    pub async fn run_after<F>(&self, what: &'static str, op: F)
+    where
+        F: FnOnce(&Vault) -> Result<bool, VaultError> + Send + 'static,
+    {
+        let guard = self.pending.clone().read_owned().await;
+        let access = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = access.run(op).await {
+                tracing::warn!("{what}: {}", e.detail);
+            }
+            drop(guard);
+        });
+    }
+
+    /// Waits until the bookkeeping writes started so far are committed.
+    pub async fn settled(&self) {
+        drop(self.pending.write().await);
     }
 
     /// Uses `outbound` for call_api (e.g. one trusting `--ca-file`).

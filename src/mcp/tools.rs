@@ -314,6 +314,7 @@ impl CredVaultServer {
 
     async fn list(&self, args: JsonObject) -> Result<Json<ListCredentialsOutput>, ToolError> {
         let filter = validate::list_credentials(args)?;
+        self.vault.settled().await;
         let creds = self
             .vault
             .run(move |v| v.list_credentials(filter.as_ref().map(|s| s.id.as_str())))

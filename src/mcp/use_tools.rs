@@ -85,13 +85,11 @@ impl CredVaultServer {
         let out = self.vault.outbound().call(&cred, &value, req).await?;
         drop(value);
         let (id, updated_at) = (cred.id, cred.updated_at);
-        if let Err(e) = self
-            .vault
-            .run(move |v| v.touch_credential(id, updated_at))
-            .await
-        {
-            tracing::warn!("call_api: could not record last_used_at: {}", e.detail);
-        }
+        self.vault
+            .run_after("call_api: could not record last_used_at", move |v| {
+                v.touch_credential(id, updated_at)
+            })
+            .await;
         Ok(Json(out))
     }
 }

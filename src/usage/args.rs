@@ -98,7 +98,7 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
                 format!("must be at most {MAX_URL} bytes (got {})", u.len()),
             );
             None
-        } else if !(u.starts_with('/') && !u.starts_with("//")) && !u.contains("://") {
+        } else if (!u.starts_with('/') || u.starts_with("//")) && !u.contains("://") {
             f.push(
                 "url",
                 "value_error",
@@ -133,19 +133,16 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
         (None, Some(b)) => Some(Body::Raw(b)),
         (None, None) => None,
     };
-    if let Some(Body::Json(b) | Body::Raw(b)) = &body {
-        if b.len() > MAX_REQUEST_BODY {
-            let field = if matches!(body, Some(Body::Json(_))) {
-                "json"
-            } else {
-                "body"
-            };
-            f.push(
-                field,
-                "too_long",
-                format!("must be at most {MAX_REQUEST_BODY} bytes (got {})", b.len()),
-            );
-        }
+    if let Some(Body::Json(b) | Body::Raw(b)) = &body
+        && b.len() > MAX_REQUEST_BODY
+    {
+        let field = if matches!(body, Some(Body::Json(_))) {
+            "json"
+        } else {
+            "body"
+        };
+        let msg = format!("must be at most {MAX_REQUEST_BODY} bytes (got {})", b.len());
+        f.push(field, "too_long", msg);
     }
     let timeout = match f.obj.remove("timeout_ms") {
         None | Some(Value::Null) => Some(DEFAULT_TIMEOUT_MS),

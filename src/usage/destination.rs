@@ -62,10 +62,10 @@ impl HostEntry {
             ),
         };
         let host = Host::parse(&host.to_lowercase()).map_err(|e| format!("invalid host: {e}"))?;
-        if let Host::Domain(d) = &host {
-            if d.is_empty() || d.starts_with('.') || d.ends_with('.') {
-                return Err("invalid host name".into());
-            }
+        if let Host::Domain(d) = &host
+            && (d.is_empty() || d.starts_with('.') || d.ends_with('.'))
+        {
+            return Err("invalid host name".into());
         }
         Ok(Self { host, port })
     }
@@ -287,14 +287,14 @@ impl reqwest::dns::Resolve for CheckedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !host.eq_ignore_ascii_case("localhost") {
-                if let Some((ip, why)) = addrs
-                    .iter()
-                    .find_map(|a| forbidden(a.ip()).map(|w| (a.ip(), w)))
-                {
-                    return Err(Box::new(RefusedAddress { host, ip, why })
-                        as Box<dyn std::error::Error + Send + Sync>);
-                }
+            let refused = addrs
+                .iter()
+                .find_map(|a| forbidden(a.ip()).map(|w| (a.ip(), w)));
+            if let Some((ip, why)) = refused
+                && !host.eq_ignore_ascii_case("localhost")
+            {
+                return Err(Box::new(RefusedAddress { host, ip, why })
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })

@@ -235,6 +235,11 @@ impl Vault {
         if store::exists(path) {
             return Ok((Self::open(path, password)?, false));
         }
+        // One empty variable in an MCP client's config must not create a
+        // vault that anyone can open.
+        if password.expose().trim().is_empty() {
+            return Err(VaultError::EmptyPassword);
+        }
         let header = KdfHeader::generate(params)?;
         let master = kdf::derive_master_key(password, &header)?;
         let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;

@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod exec;
 mod format;
+mod hardening;
 mod http;
 mod leaks;
 mod multiproc;

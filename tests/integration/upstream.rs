@@ -111,6 +111,7 @@ impl Upstream {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let log = log.clone();
                 tokio::spawn(async move {
@@ -199,10 +200,11 @@ async fn serve_connection(
             out.push_str(&format!("{n}: {v}\r\n"));
         }
         out.push_str("\r\n");
-        s.write_all(out.as_bytes()).await?;
+        let mut whole = out.into_bytes();
         if req.method != "HEAD" {
-            s.write_all(&payload).await?;
+            whole.extend_from_slice(&payload);
         }
+        s.write_all(&whole).await?;
         s.flush().await?;
     }
 }

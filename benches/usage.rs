@@ -1,0 +1,226 @@
+//! Timing runs for the closing notes (never asserted): `cargo bench --bench usage`.
+//!
+//! 1. call_api overhead: p50 of call_api (stdio, release binary) against a local
+//!    HTTPS server vs a direct keep-alive request from this process to the same
+//!    server, same TLS stack.
+//! 2. exec redaction throughput: `credvault exec --secret … -- cat BIGFILE` vs
+//!    `cat BIGFILE`, both read through a pipe by this process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+#[allow(dead_code)]
+#[path = "../tests/integration/upstream.rs"]
+mod upstream;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_credvault");
+const CALLS: usize = 1000;
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault.redb");
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "bench password").unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let ca = upstream::Ca::new(dir.path());
+    let up = upstream::Upstream::start(&ca).await;
+    let env = |c: &mut Command| {
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CREDVAULT_PATH", &vault)
+            .env("CREDVAULT_PASSWORD_FILE", &pw)
+            .env("CREDVAULT_KDF_MEMORY_MIB", "8")
+            .env("CREDVAULT_KDF_ITERATIONS", "1");
+    };
+    let mut init = Command::new(BIN);
+    env(&mut init);
+    assert!(init.arg("init").status().unwrap().success());
+    let key = format!("sk-bench-{}", uuid::Uuid::new_v4().simple());
+
+    // --- call_api vs direct
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("serve")
+        .env_clear()
+        .env("CREDVAULT_PATH", &vault)
+        .env("CREDVAULT_PASSWORD_FILE", &pw)
+        .env("CREDVAULT_CA_FILE", &ca.pem_path);
+    let (t, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(t).await.unwrap();
+    eprintln!("server up");
+    let call = |tool: &str, args: serde_json::Value| {
+        CallToolRequestParams::new(tool.to_owned())
+            .with_arguments(args.as_object().unwrap().clone())
+    };
+    let r = client
+        .call_tool(call("store_credential", json!({"service_id": "custom.bench", "credential_type": "bearer", "credential_value": key, "allowed_hosts": [up.host()]})))
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true));
+    let args = json!({"service_id": "custom.bench", "method": "GET", "url": "/ok"});
+    let mut via = Vec::with_capacity(CALLS);
+    for i in 0..CALLS + 50 {
+        let t = Instant::now();
+        let r = client
+            .call_tool(call("call_api", args.clone()))
+            .await
+            .unwrap();
+        if i >= 50 {
+            via.push(t.elapsed());
+        }
+        assert_ne!(r.is_error, Some(true), "{r:?}");
+    }
+    let mut list = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        client
+            .call_tool(call("list_credentials", json!({})))
+            .await
+            .unwrap();
+        list.push(t.elapsed());
+    }
+    let _ = client.cancel().await;
+    eprintln!("call_api done");
+
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&ca.pem_path).unwrap();
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let direct_client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
+    let mut direct = Vec::with_capacity(CALLS);
+    for i in 0..CALLS + 50 {
+        let t = Instant::now();
+        let r = direct_client
+            .get(up.url("/ok"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        let _ = r.bytes().await.unwrap();
+        if i >= 50 {
+            direct.push(t.elapsed());
+        }
+    }
+    eprintln!("direct done");
+    let (v50, d50) = (pct(&mut via, 0.5), pct(&mut direct, 0.5));
+    println!(
+        "call_api vs direct HTTPS GET ({CALLS} sequential calls each, keep-alive, same local server):"
+    );
+    println!(
+        "  call_api over stdio   p50 {}  p99 {}",
+        ms(v50),
+        ms(pct(&mut via, 0.99))
+    );
+    println!(
+        "  direct reqwest        p50 {}  p99 {}",
+        ms(d50),
+        ms(pct(&mut direct, 0.99))
+    );
+    println!(
+        "  (list_credentials, same server: p50 {}: the MCP round trip alone)",
+        ms(pct(&mut list, 0.5))
+    );
+    println!(
+        "  overhead p50 {} (ratio {:.2})",
+        ms(v50.saturating_sub(d50)),
+        v50.as_secs_f64() / d50.as_secs_f64()
+    );
+
+    // --- exec throughput
+    let big = dir.path().join("big.txt");
+    {
+        use std::io::Write;
+        let line =
+            b"The quick brown fox jumps over the lazy dog; 0123456789 abcdefghijklmnopqrstuvwxyz\n";
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        for _ in 0..(256 << 20) / line.len() {
+            f.write_all(line).unwrap();
+        }
+    }
+    let size = std::fs::metadata(&big).unwrap().len();
+    let mut secret = Command::new(BIN);
+    env(&mut secret);
+    let mut child = secret
+        .args([
+            "secret",
+            "create",
+            "--name",
+            "BENCH_TOKEN",
+            "--provider",
+            "bench",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), key.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let run = |through_credvault: bool| -> Duration {
+        let mut c = if through_credvault {
+            let mut c = Command::new(BIN);
+            env(&mut c);
+            c.args(["exec", "--secret", "BENCH_TOKEN", "--", "cat"])
+                .arg(&big);
+            c
+        } else {
+            let mut c = Command::new("cat");
+            c.arg(&big);
+            c
+        };
+        let t = Instant::now();
+        let mut child = c.stdout(Stdio::piped()).spawn().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            let k = out.read(&mut buf).unwrap();
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+        }
+        assert!(child.wait().unwrap().success());
+        assert_eq!(n, size);
+        t.elapsed()
+    };
+    let mut plain: Vec<Duration> = (0..5).map(|_| run(false)).collect();
+    let mut masked: Vec<Duration> = (0..5).map(|_| run(true)).collect();
+    let rate = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;
+    let (p, m) = (pct(&mut plain, 0.5), pct(&mut masked, 0.5));
+    println!(
+        "exec redaction throughput ({} MiB file, median of 5, read through a pipe):",
+        size >> 20
+    );
+    println!("  cat                       {:.0} MB/s", rate(p));
+    println!(
+        "  credvault exec -- cat     {:.0} MB/s (whole run, vault unlock included)",
+        rate(m)
+    );
+}
