@@ -74,7 +74,7 @@ def text_of(result):
 
 async def exercise(session: ClientSession, tag: str):
     tools = await session.list_tools()
-    assert sorted(t.name for t in tools.tools) == ["create_secret", "list_credentials", "store_credential"]
+    assert sorted(t.name for t in tools.tools) == ["call_api", "create_secret", "list_credentials", "store_credential"]
     for t in tools.tools:
         assert t.output_schema and t.input_schema["type"] == "object"
 
@@ -97,7 +97,17 @@ async def exercise(session: ClientSession, tag: str):
     assert envelope["code"] == 422 and envelope["type"] == "validation_error"
     assert {e["loc"][0] for e in envelope["errors"]} == {"credential_type", "credential_value"}
 
-    for r in (stored, listed, secret, bad):
+    # call_api: the stored openai value may only go to api.openai.com.
+    refused = await session.call_tool("call_api", {
+        "service_id": "openai", "name": tag, "method": "GET", "url": "https://example.com/steal"})
+    assert refused.is_error and refused.structured_content is None
+    envelope = json.loads(text_of(refused))
+    assert envelope["code"] == 403 and "api.openai.com" in envelope["detail"]
+    plain = await session.call_tool("call_api", {
+        "service_id": "openai", "name": tag, "method": "GET", "url": "http://api.openai.com/v1/models"})
+    assert json.loads(text_of(plain))["code"] == 422
+
+    for r in (stored, listed, secret, bad, refused, plain):
         assert MARKER not in str(r)
 
 
