@@ -251,14 +251,23 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
             ]
         })
         .collect();
-    let header = ["ID", "SERVICE", "NAME", "TYPE", "CREATED", "LAST USED"].map(String::from);
+    print_table(
+        ["ID", "SERVICE", "NAME", "TYPE", "CREATED", "LAST USED"],
+        &rows,
+    );
+    Ok(())
+}
+
+/// Prints rows under a header, each column as wide as its widest cell.
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let header = header.map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(rows) {
         let line: Vec<String> = row
             .iter()
             .zip(widths)
@@ -266,13 +275,14 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
-    Ok(())
 }
 
 fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
     let vault = s.open()?;
     match cmd {
         TokenCommand::Create { name } => {
+            let name = name.trim().to_owned();
+            validate::check_name(&name).map_err(|m| CliError::Usage(format!("--name {m}")))?;
             let (token, info) = vault.create_token(&name)?;
             eprintln!(
                 "created token {} ({}); it is shown once:",
@@ -281,15 +291,12 @@ fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
             println!("{}", token.expose());
         }
         TokenCommand::List => {
-            println!("{:<16}  {:<20}  CREATED", "ID", "NAME");
-            for t in vault.list_tokens()? {
-                println!(
-                    "{:<16}  {:<20}  {}",
-                    t.id,
-                    t.name,
-                    crate::mcp::rfc3339(t.created_at)
-                );
-            }
+            let rows: Vec<[String; 3]> = vault
+                .list_tokens()?
+                .into_iter()
+                .map(|t| [t.id, t.name, crate::mcp::rfc3339(t.created_at)])
+                .collect();
+            print_table(["ID", "NAME", "CREATED"], &rows);
         }
         TokenCommand::Revoke { which } => match vault.revoke_token(&which)? {
             0 => {

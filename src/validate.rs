@@ -70,6 +70,49 @@ pub struct CreateSecret {
     pub value: SecretString,
 }
 
+/// Most unknown field names echoed in one 422.
+pub const MAX_ECHOED_FIELDS: usize = 10;
+/// Longest field name echoed, in characters (longer ones are cut with `…`).
+pub const MAX_ECHOED_CHARS: usize = 64;
+
+/// `s` cut to `max` characters, with `…` when cut.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Invisible or direction-changing characters that make two different names
+/// look the same (`prod` and `prod\u{200b}`): zero-width and joiner
+/// characters, bidirectional marks, embeddings, overrides and isolates, the
+/// byte-order mark, soft hyphen and other format characters.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
 /// The message for a string that is empty after trimming.
 const BLANK: &str = "must not be empty or only white space";
 
@@ -87,10 +130,20 @@ impl Fields {
             .filter(|k| !allowed.contains(&k.as_str()))
             .collect();
         extra.sort();
-        for key in extra {
+        // Echo a bounded number of bounded names: an argument object may hold
+        // thousands of keys, or a value pasted as a key.
+        let more = extra.len().saturating_sub(MAX_ECHOED_FIELDS);
+        for key in extra.into_iter().take(MAX_ECHOED_FIELDS) {
             errors.push(FieldError {
-                loc: vec![key.clone()],
+                loc: vec![bounded(key, MAX_ECHOED_CHARS)],
                 msg: format!("unknown field; allowed fields are {}", allowed.join(", ")),
+                kind: "extra_forbidden",
+            });
+        }
+        if more > 0 {
+            errors.push(FieldError {
+                loc: vec!["…".to_owned()],
+                msg: format!("…and {more} more unknown fields"),
                 kind: "extra_forbidden",
             });
         }
@@ -233,6 +286,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
     if name.chars().any(char::is_control) {
         return Err("must not contain control characters".to_owned());
+    }
+    if name.chars().any(is_invisible) {
+        return Err(
+            "must not contain invisible or bidirectional-control characters (zero-width spaces, joiners, direction marks)"
+                .to_owned(),
+        );
     }
     Ok(())
 }

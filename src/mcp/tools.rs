@@ -8,8 +8,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    ContentBlock, Implementation, IntoContents, JsonObject, ServerCapabilities, ServerConfig,
+    ContentBlock, ErrorData, Implementation, IntoContents, JsonObject, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig,
 };
+use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -343,4 +345,66 @@ impl ServerHandler for CredVaultServer {
                  Values can be written and used but never read back.",
             )
     }
+
+    // credvault serves tools only: every other method is a -32601 whose
+    // message names it ("method not found: prompts/list").
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        Err(not_found(&request.method))
+    }
+
+    async fn list_prompts(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
+        Err(not_found("prompts/list"))
+    }
+
+    async fn get_prompt(
+        &self,
+        _: rmcp::model::GetPromptRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+        Err(not_found("prompts/get"))
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        Err(not_found("resources/list"))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        Err(not_found("resources/templates/list"))
+    }
+
+    async fn read_resource(
+        &self,
+        _: rmcp::model::ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        Err(not_found("resources/read"))
+    }
+}
+
+/// A -32601 JSON-RPC error naming the method (bounded: it is the caller's text).
+fn not_found(method: &str) -> ErrorData {
+    ErrorData::new(
+        rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+        format!(
+            "method not found: {} (credvault serves tools: tools/list, tools/call)",
+            crate::validate::bounded(method, 64)
+        ),
+        None,
+    )
 }

@@ -126,3 +126,110 @@ async fn a_password_file_others_can_write_is_refused() {
         "{log}"
     );
 }
+
+/// #12.4: unknown argument names are echoed bounded in count and length,
+/// over stdio and on the REST routes.
+#[tokio::test]
+async fn unknown_fields_are_echoed_bounded() {
+    let env = Env::new();
+    let c = env.client().await;
+    let mut args = serde_json::Map::new();
+    for i in 0..60_000 {
+        args.insert(format!("unknown_field_{i}"), json!(1));
+    }
+    args.insert("k".repeat(900 * 1024), json!(1));
+    let o = c
+        .call("list_credentials", serde_json::Value::Object(args.clone()))
+        .await;
+    assert_eq!(o.body["code"], 422);
+    assert!(o.raw.len() < 8 * 1024, "reply is {} bytes", o.raw.len());
+    let errors = o.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 11, "{}", o.raw);
+    assert!(
+        errors[10]["msg"].as_str().unwrap().contains("59991 more"),
+        "{}",
+        o.raw
+    );
+    c.stop().await;
+
+    // The REST routes take at most 1 MiB: 30,000 keys and a 200 KiB one.
+    let mut args = serde_json::Map::new();
+    for i in 0..30_000 {
+        args.insert(format!("unknown_field_{i}"), json!(1));
+    }
+    args.insert("k".repeat(200 * 1024), json!(1));
+    let h = crate::http::Http::start();
+    let r = crate::http::Http::client()
+        .post(h.url("/api/v1/user/secrets"))
+        .bearer_auth(&h.token)
+        .json(&serde_json::Value::Object(args))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.len() < 8 * 1024, "REST reply is {} bytes", body.len());
+}
+
+/// #12.10: names that differ only by invisible or bidirectional characters
+/// are refused, for credentials and tokens.
+#[tokio::test]
+async fn look_alike_names_are_refused() {
+    let env = Env::new();
+    let c = env.client().await;
+    for name in [
+        "prod\u{200b}",
+        "pro\u{202e}d",
+        "\u{feff}prod",
+        "pr\u{2066}od",
+        "prod\u{00ad}",
+    ] {
+        let o = c
+            .call("store_credential", json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-x", "name": name}))
+            .await;
+        assert_eq!(o.body["code"], 422, "{name:?}: {}", o.raw);
+        assert_eq!(o.body["errors"][0]["loc"][0], "name");
+    }
+    c.ok("store_credential", json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-x", "name": "prod-é"}))
+        .await;
+    c.stop().await;
+    let o = env.run(&["token", "create", "--name", "laptop\u{200d}"], "");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}
+
+/// #12.9c/d: -32601 names the method; `token list` columns stay aligned
+/// whatever the name's length.
+#[tokio::test]
+async fn method_not_found_names_the_method_and_token_columns_align() {
+    let env = Env::new();
+    let mut raw = crate::raw::Raw::start(&env).await;
+    for method in ["foo/bar", "prompts/list", "resources/list"] {
+        raw.send(&json!({"jsonrpc": "2.0", "id": 5, "method": method, "params": {}}))
+            .await;
+        let r = raw.response().await;
+        assert_eq!(r["error"]["code"], -32601, "{r}");
+        assert_eq!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .split(" (")
+                .next()
+                .unwrap(),
+            format!("method not found: {method}")
+        );
+    }
+    raw.finish().await;
+    for name in ["a", "a-rather-long-token-name-for-the-ci-runner"] {
+        assert!(
+            env.run(&["token", "create", "--name", name], "")
+                .status
+                .success()
+        );
+    }
+    let out = String::from_utf8(env.run(&["token", "list"], "").stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    let col = lines[0].find("CREATED").unwrap();
+    for l in &lines[1..] {
+        assert_eq!(l.len() - "2026-11-25T13:49:03Z".len(), col, "{out}");
+    }
+}
