@@ -33,6 +33,15 @@ pub enum CliError {
     Other(String),
 }
 
+impl From<crate::http::HttpError> for CliError {
+    fn from(e: crate::http::HttpError) -> Self {
+        match e {
+            crate::http::HttpError::Usage(m) => Self::Usage(m),
+            crate::http::HttpError::Io(m) => Self::Other(m),
+        }
+    }
+}
+
 impl From<crate::usage::exec::ExecError> for CliError {
     fn from(e: crate::usage::exec::ExecError) -> Self {
         use crate::usage::exec::ExecError;
@@ -334,9 +343,11 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
     let outbound = crate::usage::Outbound::new(args.ca_file.clone());
     if let Some(addr) = &args.http {
         let http = crate::http::HttpConfig::resolve(addr, args)?;
-        return runtime.block_on(async move {
-            crate::http::serve(http, VaultAccess::start(config).with_outbound(outbound)).await
-        });
+        return runtime
+            .block_on(async move {
+                crate::http::serve(http, VaultAccess::start(config).with_outbound(outbound)).await
+            })
+            .map_err(CliError::from);
     }
     runtime.block_on(async move {
         let access = VaultAccess::start(config).with_outbound(outbound);

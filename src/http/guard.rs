@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+
 use super::AppState;
 use crate::error::ApiError;
 
@@ -42,9 +44,9 @@ impl Allowed {
     }
 
     fn host_ok(&self, authority: &str) -> bool {
-        let host = host_of(authority)
-            .trim_matches(['[', ']'])
-            .to_ascii_lowercase();
+        let Some(host) = strict_host(authority) else {
+            return false;
+        };
         is_loopback_name(&host) || self.hosts.contains(&host)
     }
 
@@ -56,8 +58,10 @@ impl Allowed {
         if !matches!(scheme, "http" | "https") {
             return false;
         }
-        let host = host_of(rest).trim_matches(['[', ']']);
-        is_loopback_name(host)
+        let Some(host) = strict_host(rest) else {
+            return false;
+        };
+        is_loopback_name(&host)
             || self
                 .origins
                 .iter()
@@ -76,6 +80,39 @@ fn with_default_port(origin: &str) -> String {
     }
 }
 
+/// The lower-cased host of an authority that is exactly `host`, `host:port`,
+/// `[v6]` or `[v6]:port` (port: 1–5 digits); `None` for anything else, such as
+/// `localhost:evil.com`, `[::1]evil` or user info.
+fn strict_host(authority: &str) -> Option<String> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (v6.to_owned(), port)
+    } else {
+        let (h, p) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let valid = !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !valid {
+            return None;
+        }
+        (h.to_owned(), p)
+    };
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    Some(host.to_ascii_lowercase())
+}
+
 /// The host part of `host[:port]` or `[v6]:port`.
 fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
@@ -92,15 +129,19 @@ fn is_loopback_name(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A §3 envelope response with the HTTP status = `code`.
+/// A §3 envelope response with the HTTP status = `code`. A 401 also carries
+/// OAuth's `"error": "invalid_token"`, which MCP clients parse on a 401.
 pub fn envelope(e: ApiError) -> Response {
     let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        e.to_json(),
-    )
-        .into_response();
+    let body = if e.code == 401 {
+        let mut v = serde_json::to_value(&e).unwrap_or_default();
+        v["error"] = "invalid_token".into();
+        v["error_description"] = e.detail.clone().into();
+        v.to_string()
+    } else {
+        e.to_json()
+    };
+    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     if e.code == 401 {
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -150,12 +191,23 @@ pub async fn check_host_and_origin(
     next: Next,
 ) -> Response {
     let headers = req.headers();
+    if headers.get_all(header::HOST).iter().count() > 1 {
+        return route_error(
+            req.uri().path(),
+            ApiError::bad_request("more than one Host header"),
+        );
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let host_ok = host.as_deref().is_some_and(|h| state.allowed.host_ok(h));
+    // An absolute-form request target names a host too: it must pass the same check.
+    let target_ok = req
+        .uri()
+        .authority()
+        .is_none_or(|a| state.allowed.host_ok(a.as_str()));
+    let host_ok = target_ok && host.as_deref().is_some_and(|h| state.allowed.host_ok(h));
     let origin_ok = match headers.get(header::ORIGIN) {
         None => true,
         Some(o) => o.to_str().is_ok_and(|o| state.allowed.origin_ok(o)),
@@ -200,31 +252,77 @@ fn presented_token(headers: &HeaderMap, path: &str) -> Option<String> {
 
 const MCP_SESSION_ID: &str = "mcp-session-id";
 
+/// Most Streamable HTTP sessions one token may hold open at once.
+pub const MAX_SESSIONS_PER_TOKEN: usize = 64;
+
+type SessionMap = std::collections::HashMap<String, String>;
+
 /// Which token opened each Streamable HTTP session: a session id is never an
-/// authenticator, so another token presenting it gets 404.
-#[derive(Clone, Default)]
-pub struct McpSessions(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+/// authenticator, so another token presenting it gets 404. Entries for
+/// sessions rmcp has closed (idle expiry, DELETE) are pruned on every new
+/// session, and a token at [`MAX_SESSIONS_PER_TOKEN`] gets no new one.
+#[derive(Clone)]
+pub struct McpSessions {
+    owners: std::sync::Arc<std::sync::Mutex<SessionMap>>,
+    manager: std::sync::Arc<LocalSessionManager>,
+}
 
 impl McpSessions {
-    fn bind(&self, session: &str, token: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(session.to_owned(), token.to_owned());
+    /// Session ownership over rmcp's session manager.
+    pub fn new(manager: std::sync::Arc<LocalSessionManager>) -> Self {
+        Self {
+            owners: Default::default(),
+            manager,
         }
     }
 
+    /// Records `session` as `token`'s; false (and the session closed) when
+    /// the token already holds the maximum.
+    async fn bind(&self, session: &str, token: &str) -> bool {
+        let live: std::collections::HashSet<String> = self
+            .manager
+            .sessions
+            .read()
+            .await
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        let admitted = match self.owners.lock() {
+            Ok(mut m) => {
+                m.retain(|id, _| live.contains(id));
+                let held = m.values().filter(|t| *t == token).count();
+                if held < MAX_SESSIONS_PER_TOKEN {
+                    m.insert(session.to_owned(), token.to_owned());
+                }
+                held < MAX_SESSIONS_PER_TOKEN
+            }
+            Err(_) => false,
+        };
+        if !admitted {
+            use rmcp::transport::streamable_http_server::session::SessionManager;
+            let _ = self.manager.close_session(&session.into()).await;
+        }
+        admitted
+    }
+
     fn forget(&self, session: &str) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.owners.lock() {
             m.remove(session);
         }
     }
 
     /// True when the session is unknown here (rmcp answers for it) or was opened by `token`.
     fn belongs_to(&self, session: &str, token: &str) -> bool {
-        self.0
+        self.owners
             .lock()
             .map(|m| m.get(session).is_none_or(|t| t == token))
             .unwrap_or(false)
     }
+}
+
+/// Routes that speak MCP (and can tell a client why its tools answer 423).
+fn is_mcp_route(path: &str) -> bool {
+    path == "/mcp" || path.starts_with("/mcp/") || path == "/sse" || path == "/message"
 }
 
 /// The id of the token that authenticated a request (absent with `--no-auth`).
@@ -238,7 +336,9 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
-    if path == "/healthz" {
+    // OAuth discovery (clients probe it before sending a token): a plain 404
+    // tells them this server takes a configured bearer token instead.
+    if path == "/healthz" || path.starts_with("/.well-known/") {
         return next.run(req).await;
     }
     let declared = req
@@ -280,14 +380,24 @@ pub async fn authenticate(
             let is_delete = req.method() == axum::http::Method::DELETE;
             req.extensions_mut().insert(TokenId(Some(info.id.clone())));
             let response = next.run(req).await;
-            match (
-                &session,
-                response
-                    .headers()
-                    .get(MCP_SESSION_ID)
-                    .and_then(|v| v.to_str().ok()),
-            ) {
-                (None, Some(created)) => state.mcp_sessions.bind(created, &info.id),
+            let created = response
+                .headers()
+                .get(MCP_SESSION_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            match (&session, created) {
+                (None, Some(created)) => {
+                    if !state.mcp_sessions.bind(&created, &info.id).await {
+                        tracing::info!("refused a new MCP session: token at its session limit");
+                        return envelope(ApiError::new(
+                            429,
+                            "too_many_sessions",
+                            format!(
+                                "this token already holds {MAX_SESSIONS_PER_TOKEN} open MCP sessions: close some (DELETE /mcp) or wait for idle ones to expire"
+                            ),
+                        ));
+                    }
+                }
                 (Some(id), _) if is_delete && response.status().is_success() => {
                     state.mcp_sessions.forget(id)
                 }
@@ -296,6 +406,13 @@ pub async fn authenticate(
             response
         }
         Ok(None) => unauthorized("Authentication failed"),
+        // A locked vault holds no tokens to check, and every tool answers 423:
+        // let the MCP handshake complete so the client can show that reason
+        // instead of "failed to connect". Nothing can be read or written.
+        Err(e) if e.code == 423 && is_mcp_route(&path) => {
+            req.extensions_mut().insert(TokenId(None));
+            next.run(req).await
+        }
         Err(e) => route_error(&path, e),
     }
 }
@@ -321,6 +438,13 @@ mod tests {
             "127.0.0.1.evil.com",
             "localhost.evil.com:3978",
             "",
+            "localhost:evil.com",
+            "[::1]evil",
+            "[::1]:",
+            "localhost:",
+            "user@localhost",
+            "localhost:123456",
+            "[evil]:80",
         ] {
             assert!(!a.host_ok(bad), "{bad}");
         }

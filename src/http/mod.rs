@@ -7,6 +7,7 @@
 
 mod guard;
 mod rest;
+pub mod server;
 mod sse;
 
 use std::net::SocketAddr;
@@ -16,15 +17,24 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
-use crate::commands::CliError;
 use crate::mcp::{CredVaultServer, VaultAccess};
 pub use guard::Allowed;
+
+/// Why `serve --http` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A flag combination that is refused (the CLI exits 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(String),
+}
 
 /// Largest request body accepted on any route.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -43,20 +53,20 @@ pub struct HttpConfig {
 impl HttpConfig {
     /// Validates the flags: a non-loopback bind needs `--allow-remote`, and
     /// `--no-auth` is refused off loopback.
-    pub fn resolve(addr: &str, args: &ServeArgs) -> Result<Self, CliError> {
+    pub fn resolve(addr: &str, args: &ServeArgs) -> Result<Self, HttpError> {
         let addr: SocketAddr = addr.parse().map_err(|_| {
-            CliError::Usage(format!(
+            HttpError::Usage(format!(
                 "--http {addr:?}: expected IP:PORT, e.g. 127.0.0.1:3978"
             ))
         })?;
         let loopback = addr.ip().is_loopback();
         if !loopback && !args.allow_remote {
-            return Err(CliError::Usage(format!(
+            return Err(HttpError::Usage(format!(
                 "binding {addr} exposes the vault beyond this machine: pass --allow-remote if you mean it"
             )));
         }
         if args.no_auth && !loopback {
-            return Err(CliError::Usage(
+            return Err(HttpError::Usage(
                 "--no-auth is only allowed on a loopback address".into(),
             ));
         }
@@ -85,13 +95,14 @@ pub(crate) struct AppState {
 
 /// Builds the whole router (used by `serve` and by tests).
 pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationToken) -> Router {
+    let sessions = Arc::new(LocalSessionManager::default());
     let state = AppState {
         access: access.clone(),
         sse: sse::Sessions::default(),
         no_auth: config.no_auth,
         allowed: Arc::new(config.allowed.clone()),
         shutdown: shutdown.clone(),
-        mcp_sessions: guard::McpSessions::default(),
+        mcp_sessions: guard::McpSessions::new(sessions.clone()),
     };
     let mcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by our own guard for every route.
@@ -101,7 +112,7 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
     let mcp_access = access.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(CredVaultServer::new(mcp_access.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions,
         mcp_config,
     );
     Router::new()
@@ -142,32 +153,27 @@ async fn not_found() -> impl IntoResponse {
 }
 
 /// Binds, prints `listening on http://ADDR` on stderr, and serves until Ctrl-C.
-pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), CliError> {
+pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), HttpError> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .map_err(|e| CliError::Other(format!("binding {}: {e}", config.addr)))?;
+        .map_err(|e| HttpError::Io(format!("binding {}: {e}", config.addr)))?;
     let local = listener
         .local_addr()
-        .map_err(|e| CliError::Other(format!("reading the bound address: {e}")))?;
+        .map_err(|e| HttpError::Io(format!("reading the bound address: {e}")))?;
     if config.no_auth {
         tracing::warn!(
             "serving WITHOUT authentication (--no-auth): any local process can use the vault"
         );
     }
+    let cap = server::connection_cap();
     eprintln!("credvault: listening on http://{local}");
     let shutdown = CancellationToken::new();
     let app = router(access, &config, shutdown.clone());
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
     let stop = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            stop.cancel();
-        })
-        .await
-        .map_err(|e| CliError::Other(format!("HTTP server: {e}")))
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.cancel();
+    });
+    server::run(listener, app, shutdown, cap).await;
+    Ok(())
 }

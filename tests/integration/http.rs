@@ -36,10 +36,33 @@ impl Http {
     }
 
     pub fn start_with(env: Env, extra: &[&str]) -> Self {
+        Self::start_full(env, extra, &[], |_| {})
+    }
+
+    /// Like [`Self::start_with`], with the server run under `wrapper` (e.g.
+    /// `prlimit …`) and `before` applied to the Env after the token is made.
+    pub fn start_full(
+        mut env: Env,
+        extra: &[&str],
+        wrapper: &[&str],
+        before: impl FnOnce(&mut Env),
+    ) -> Self {
         crate::common::install_tls_provider();
         assert!(env.run(&["init"], "").status.success());
         let token = token(&env, "test");
-        let mut cmd = env.cmd();
+        before(&mut env);
+        let mut cmd = match wrapper.split_first() {
+            None => env.cmd(),
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args)
+                    .arg(crate::common::BIN)
+                    .env_clear()
+                    .envs(env.envs())
+                    .stdin(Stdio::null());
+                c
+            }
+        };
         cmd.args(["serve", "--http", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())

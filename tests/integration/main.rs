@@ -11,6 +11,7 @@ mod crash;
 mod exec;
 mod format;
 mod hardening;
+mod hardening_http;
 mod http;
 mod leaks;
 mod multiproc;
