@@ -105,10 +105,10 @@ fn strict_host(authority: &str) -> Option<String> {
         }
         (h.to_owned(), p)
     };
-    if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
     }
     Some(host.to_ascii_lowercase())
 }
@@ -386,17 +386,15 @@ pub async fn authenticate(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             match (&session, created) {
-                (None, Some(created)) => {
-                    if !state.mcp_sessions.bind(&created, &info.id).await {
-                        tracing::info!("refused a new MCP session: token at its session limit");
-                        return envelope(ApiError::new(
-                            429,
-                            "too_many_sessions",
-                            format!(
-                                "this token already holds {MAX_SESSIONS_PER_TOKEN} open MCP sessions: close some (DELETE /mcp) or wait for idle ones to expire"
-                            ),
-                        ));
-                    }
+                (None, Some(created)) if !state.mcp_sessions.bind(&created, &info.id).await => {
+                    tracing::info!("refused a new MCP session: token at its session limit");
+                    return envelope(ApiError::new(
+                        429,
+                        "too_many_sessions",
+                        format!(
+                            "this token already holds {MAX_SESSIONS_PER_TOKEN} open MCP sessions: close some (DELETE /mcp) or wait for idle ones to expire"
+                        ),
+                    ));
                 }
                 (Some(id), _) if is_delete && response.status().is_success() => {
                     state.mcp_sessions.forget(id)

@@ -36,7 +36,7 @@ pub fn connection_cap() -> usize {
         && cur < max
     {
         limit.current = Some(max);
-        match setrlimit(Resource::Nofile, limit.clone()) {
+        match setrlimit(Resource::Nofile, limit) {
             Ok(()) => tracing::debug!(from = cur, to = max, "raised the open-file limit"),
             Err(e) => {
                 tracing::warn!("could not raise the open-file limit: {e}");
