@@ -22,6 +22,10 @@ pub enum VaultError {
         "the master password is empty: refusing to create a vault protected by nothing (put a password in the file CREDVAULT_PASSWORD_FILE names)"
     )]
     EmptyPassword,
+    /// A vault path or file that is not safe to use (a link, another user's
+    /// file, writable by others, a foreign file where a vault would be created).
+    #[error("{0}")]
+    Unsafe(String),
     /// No vault file at the path.
     #[error("no vault at {0}: run `credvault init` to create one")]
     Missing(String),
@@ -218,6 +222,9 @@ impl From<&VaultError> for ApiError {
                 format!("{e}: choose another name (secrets are never overwritten)"),
             ),
             VaultError::Missing(_) => Self::new(423, "vault_locked", e.to_string()),
+            VaultError::Unsafe(why) => {
+                Self::new(423, "vault_locked", format!("the vault is locked: {why}"))
+            }
             // Storage and crypto failures: the detail names the failure kind, never data.
             _ => Self::new(500, "internal_error", e.to_string()),
         }

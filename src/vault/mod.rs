@@ -240,12 +240,14 @@ impl Vault {
         if password.expose().trim().is_empty() {
             return Err(VaultError::EmptyPassword);
         }
+        store::check_creatable(path)?;
         let header = KdfHeader::generate(params)?;
         let master = kdf::derive_master_key(password, &header)?;
         let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
         let vault_id = Uuid::new_v4();
         let header_bytes = header.encode();
         let wrapped = format::wrap_key(&master, &data_key, &header_bytes, vault_id.as_bytes())?;
+        store::begin_creation(path)?;
         store::create_file(path)?;
         let db = if store::exists(path) {
             store::open_rw(path)?
@@ -260,6 +262,7 @@ impl Vault {
                 drop(meta);
                 txn.abort()?;
                 drop(db);
+                store::end_creation(path);
                 return Ok((Self::open(path, password)?, false));
             }
             meta.insert(meta_key::FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
@@ -272,6 +275,7 @@ impl Vault {
             txn.open_table(TOKENS)?;
         }
         txn.commit()?;
+        store::end_creation(path);
         let keys = VaultKeys::derive(&data_key)?;
         Ok((
             Self {
@@ -289,9 +293,11 @@ impl Vault {
     /// The password is checked on a read-only handle first: a wrong password
     /// ([`VaultError::WrongPassword`]) leaves the file byte-identical.
     pub fn open(path: &Path, password: &SecretString) -> Result<Self, VaultError> {
-        if !path.exists() {
-            return Err(VaultError::Missing(path.display().to_string()));
-        }
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => VaultError::Missing(path.display().to_string()),
+            _ => VaultError::io(format!("inspecting {}", path.display()), e),
+        })?;
+        store::check_owner(path, &meta)?;
         let checked = match store::open_ro(path) {
             Ok(ro) => {
                 let meta = read_meta(&ro.begin_read()?)?;
@@ -311,7 +317,12 @@ impl Vault {
             }
             None => None,
         };
-        Self::unlock_db(store::open_rw(path)?, path, password, master)
+        let vault = Self::unlock_db(store::open_rw(path)?, path, password, master)?;
+        // A creator killed after its first commit leaves its marker behind.
+        if store::creation_marker(path).exists() {
+            store::end_creation(path);
+        }
+        Ok(vault)
     }
 
     /// Reads the meta of an opened database and unlocks it. `master` is a key

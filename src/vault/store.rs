@@ -63,10 +63,13 @@ pub fn create_file(path: &Path) -> Result<bool, VaultError> {
             .create(dir)
             .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
     }
+    // Exclusive and without following links: an existing file or a link
+    // planted at the path is never opened as a new vault.
     let file = match OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
     {
         Ok(f) => f,
@@ -87,6 +90,111 @@ fn sync_parent(path: &Path) -> Result<(), VaultError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| VaultError::io(format!("syncing {}", dir.display()), e))
+}
+
+/// The marker credvault writes next to a vault file before creating it and
+/// removes once the vault is initialised: proof that a half-made file at
+/// `path` is credvault's own, so it may be reclaimed. Without it, a file that
+/// is not a vault is never touched.
+pub fn creation_marker(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".creating");
+    path.with_file_name(name)
+}
+
+/// Refuses a path that holds something other than a vault credvault may
+/// create or finish creating: a symbolic link that leads nowhere (creating
+/// through it would put the vault wherever it points), a non-regular file, or
+/// a file credvault did not start creating (no marker). Nothing is changed.
+pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
+    let shown = path.display();
+    let meta = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(VaultError::io(format!("inspecting {shown}"), e)),
+        Ok(m) => m,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(VaultError::Unsafe(format!(
+            "{shown} is a symbolic link that does not lead to a vault: remove it or choose another --vault (nothing was changed)"
+        )));
+    }
+    if !meta.is_file() {
+        return Err(VaultError::Unsafe(format!(
+            "{shown} is not a regular file: choose another --vault"
+        )));
+    }
+    check_owner(path, &meta)?;
+    if !creation_marker(path).exists() {
+        return Err(VaultError::Unsafe(format!(
+            "{shown} exists but is not a credvault vault (nor one credvault was creating): move it away or choose another --vault (nothing was changed)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a vault file owned by another user or writable by group or others
+/// (whoever can write it can replace records or roll them back); warns when
+/// others can read it, naming the fix.
+pub fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), VaultError> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display();
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(VaultError::Unsafe(format!(
+            "{shown} is owned by uid {}, not by this user (uid {me}): refusing a vault file another user controls",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(VaultError::Unsafe(format!(
+            "{shown} is writable by group or others (mode {mode:o}): fix it with: chmod 600 {shown}"
+        )));
+    }
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            "{shown} is readable by others (mode {mode:o}); fix it with: chmod 600 {shown}"
+        );
+    }
+    Ok(())
+}
+
+/// Writes the creation marker (0600) and fsyncs the directory, creating the
+/// directory (0700) first when needed.
+pub fn begin_creation(path: &Path) -> Result<(), VaultError> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
+    }
+    let marker = creation_marker(path);
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&marker)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| VaultError::io(format!("creating {}", marker.display()), e))?;
+    sync_parent(path)
+}
+
+/// Removes the creation marker once the vault is initialised.
+pub fn end_creation(path: &Path) {
+    let marker = creation_marker(path);
+    match fs::remove_file(&marker) {
+        Ok(()) => {
+            let _ = sync_parent(path);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("could not remove {}: {e}", marker.display()),
+    }
 }
 
 /// Whether `path` holds an initialised vault: a non-empty file whose `meta`

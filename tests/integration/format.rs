@@ -53,6 +53,12 @@ fn a_format_1_vault_still_opens_lists_and_accepts_writes() {
     let env = Env::new();
     std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
     std::fs::copy(fixture(), &env.vault).unwrap();
+    // A checkout's mode follows the umask; a vault is the user's own file.
+    std::fs::set_permissions(
+        &env.vault,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let bytes = env.file_bytes();
     for plain in ["sk-fixture", "acme", "FIXTURE_TOKEN", "primary"] {
         assert!(!contains(&bytes, plain), "{plain} readable in the fixture");

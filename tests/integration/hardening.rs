@@ -233,3 +233,96 @@ async fn method_not_found_names_the_method_and_token_columns_align() {
         assert_eq!(l.len() - "2026-11-25T13:49:03Z".len(), col, "{out}");
     }
 }
+
+/// #12.2/#12.3: a file credvault did not start creating is never taken for a
+/// vault, reclaimed or truncated: an empty file, one starting with zero bytes,
+/// a dangling symbolic link. The tools say why; the file is untouched.
+#[tokio::test]
+async fn foreign_files_at_the_vault_path_are_never_touched() {
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("empty", Vec::new()),
+        ("zeros", {
+            let mut b = vec![0u8; 4096];
+            b.extend_from_slice(b"precious data that is not a vault");
+            b
+        }),
+        ("link", Vec::new()),
+    ];
+    for (what, bytes) in cases {
+        let env = Env::new();
+        std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
+        let target = env.dir.path().join("elsewhere.redb");
+        if what == "link" {
+            std::os::unix::fs::symlink(&target, &env.vault).unwrap();
+        } else {
+            std::fs::write(&env.vault, &bytes).unwrap();
+            std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let c = env.client().await;
+        // Longer than the 2 s a creator in another process would get.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let o = c.call("list_credentials", json!({})).await;
+        assert_eq!(o.body["code"], 423, "{what}: {}", o.raw);
+        let detail = o.body["detail"].as_str().unwrap();
+        assert!(detail.contains("nothing was changed"), "{what}: {detail}");
+        c.stop().await;
+        let o = env.run(&["init"], "");
+        assert!(!o.status.success(), "{what}: init must refuse too");
+        if what == "link" {
+            assert!(!target.exists(), "nothing was created through the link");
+        } else {
+            assert_eq!(
+                std::fs::read(&env.vault).unwrap(),
+                bytes,
+                "{what}: the file is untouched"
+            );
+            assert_eq!(crate::common::mode(&env.vault), 0o644);
+        }
+    }
+}
+
+/// #12.2: an existing vault writable by group or others, or owned by another
+/// user, is refused with the fix; one readable by others opens with a warning.
+#[tokio::test]
+async fn a_vault_others_can_write_is_refused() {
+    let env = Env::new();
+    assert!(env.run(&["init"], "").status.success());
+    std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let c = env.client().await;
+    let o = c.call("list_credentials", json!({})).await;
+    assert_eq!(o.body["code"], 423, "{}", o.raw);
+    assert!(
+        o.body["detail"].as_str().unwrap().contains("chmod 600"),
+        "{}",
+        o.raw
+    );
+    c.stop().await;
+    std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let c = env.client().await;
+    c.ok("list_credentials", json!({})).await;
+    let log = c.stop().await;
+    assert!(log.contains("readable by others"), "{log}");
+    std::fs::set_permissions(&env.vault, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if rustix::process::geteuid().is_root() {
+        // Root can hand the file to another user: it is then refused.
+        rustix::fs::chown(
+            &env.vault,
+            Some(rustix::process::Uid::from_raw(65534)),
+            None,
+        )
+        .unwrap();
+        let c = env.client().await;
+        let o = c.call("list_credentials", json!({})).await;
+        assert!(
+            o.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("owned by uid 65534"),
+            "{}",
+            o.raw
+        );
+        c.stop().await;
+    } else {
+        eprintln!("skipped the other-owner case: needs root to chown");
+    }
+}

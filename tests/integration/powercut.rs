@@ -271,7 +271,7 @@ fn power_cut_at_every_sync_keeps_exactly_the_acknowledged_writes() {
     let probe = env.dir.path().join("powercut.redb");
     let mut checked = 0;
     let check = |image: &[u8], k: usize, what: &str, also_unsynced: bool| {
-        fs::write(&probe, image).unwrap();
+        write_private(&probe, image);
         let v = Vault::open(&probe, &SecretString::from(PASSWORD))
             .unwrap_or_else(|e| panic!("{what} at sync {k}: does not reopen: {e}"));
         let got = state_of(&v);
@@ -316,11 +316,27 @@ fn power_cut_at_every_sync_keeps_exactly_the_acknowledged_writes() {
     }
     assert_eq!(checked, total_syncs);
     // The final image is the final state.
-    fs::write(&probe, &image).unwrap();
+    write_private(&probe, &image);
     let v = Vault::open(&probe, &SecretString::from(PASSWORD)).unwrap();
     assert_eq!(state_of(&v), states[CALLS]);
     eprintln!(
         "powercut: {checked} cut points checked in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Writes an image as the user's own private file (a vault must not be
+/// writable by others, whatever the umask).
+fn write_private(path: &std::path::Path, bytes: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = fs::remove_file(path);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
 }
