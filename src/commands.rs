@@ -352,7 +352,7 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
     runtime.block_on(async move {
         let access = VaultAccess::start(config).with_outbound(outbound);
         use rmcp::ServiceExt;
-        let server = CredVaultServer::new(access);
+        let server = CredVaultServer::new(access.clone());
         let io = crate::mcp::stdio::transport(
             tokio::io::BufReader::new(tokio::io::stdin()),
             tokio::io::stdout(),
@@ -362,8 +362,10 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Other(format!("MCP handshake failed: {e}")))?;
         let result = running.waiting().await;
-        // Let the writer flush what rmcp queued last.
+        // Let the writer flush what rmcp queued last, and the last uses'
+        // last_used_at commit.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), io.writer).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), access.settled()).await;
         result.map_err(|e| CliError::Other(format!("MCP server stopped: {e}")))?;
         Ok(())
     })

@@ -17,7 +17,7 @@ use crate::usage::{CallApiOutput, args};
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CallApiInput {
-    /// Service of the stored credential (as in store_credential).
+    /// Service of the stored credential.
     #[schemars(length(min = 1, max = 71))]
     pub service_id: String,
     /// Credential label; default "default".
@@ -26,16 +26,16 @@ pub struct CallApiInput {
     /// HTTP method.
     #[schemars(with = "String", extend("enum" = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]))]
     pub method: String,
-    /// https:// URL on a host allowed for this credential, or a path starting with / (joined to the service's API base URL).
+    /// https:// URL on a host allowed for this credential, or a /path on the service's API base URL.
     #[schemars(length(min = 1, max = 8192))]
     pub url: String,
     /// Query parameters to append.
     pub query: Option<BTreeMap<String, String>>,
-    /// Extra request headers (not Authorization, Cookie, Host, Proxy-* or the credential's own header).
+    /// Extra headers (not Authorization, Cookie, Host, Proxy-*, the credential's own).
     pub headers: Option<BTreeMap<String, String>>,
-    /// JSON body (sent as application/json).
+    /// JSON body.
     pub json: Option<serde_json::Value>,
-    /// Raw body (instead of json).
+    /// Raw body (or json).
     pub body: Option<String>,
     /// Timeout in ms (default 30000).
     #[schemars(range(min = 1, max = 120000))]

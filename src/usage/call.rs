@@ -31,21 +31,21 @@ pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
 /// Result of `call_api`. Never contains the credential's value.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CallApiOutput {
-    /// HTTP status of the response (a 4xx/5xx from the API is a normal result).
+    /// HTTP status (API errors are normal results).
     pub status: u16,
-    /// Response headers, lower-case names (set-cookie removed; repeated headers joined with ", ").
+    /// Lower-case names; set-cookie removed.
     pub headers: BTreeMap<String, String>,
-    /// The Content-Type header, if any.
+    /// Content-Type, if any.
     pub content_type: Option<String>,
-    /// The body as UTF-8 text (lossy); null for a non-text content type.
+    /// Text body; null when not text.
     pub body: Option<String>,
-    /// Bytes of body received (at most 1 MiB).
+    /// Body bytes received.
     pub body_bytes: u64,
-    /// True when the body was longer than 1 MiB and was cut.
+    /// Body cut at 1 MiB.
     pub truncated: bool,
-    /// True when the credential's value (or an encoding of it) was found and replaced.
+    /// The credential was found in the reply and replaced.
     pub redacted: bool,
-    /// Time from sending to the last byte read, in milliseconds.
+    /// Milliseconds.
     pub elapsed_ms: u64,
 }
 
