@@ -44,7 +44,9 @@ fn exec(env: &Env, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn injects_values_and_redacts_output_in_every_form() {
-    let (env, secret, cred) = setup();
+    let (mut env, secret, cred) = setup();
+    // credvault's own log lines (at trace) share stderr with the program's.
+    env.extra_env.push(("RUST_LOG".into(), "trace".into()));
     let script = r#"printf '%s\n' "$CV_TOKEN"; printf '%s' "$CV_TOKEN" | base64; printf 'len=%s\n' "${#GH_TOKEN}"; printf 'gh=%s\n' "$GH_TOKEN" >&2"#;
     let o = exec(
         &env,
@@ -68,6 +70,7 @@ fn injects_values_and_redacts_output_in_every_form() {
         "the credential was injected: {out}"
     );
     assert!(err.contains("gh=[REDACTED:GH_TOKEN]"), "{err}");
+    assert!(err.contains("exec started"), "trace log present: {err}");
     for text in [&out, &err] {
         assert!(!text.contains(&secret) && !text.contains(&cred) && !text.contains(MARKER));
         assert!(!text.contains(STANDARD.encode(&secret).trim_end_matches('=')));
