@@ -197,11 +197,11 @@ pub async fn check_host_and_origin(
             ApiError::bad_request("more than one Host header"),
         );
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let host = match headers.get(header::HOST) {
+        // Present but not visible ASCII: foreign, not "absent".
+        Some(h) => h.to_str().ok().map(str::to_owned),
+        None => req.uri().authority().map(|a| a.to_string()),
+    };
     // An absolute-form request target names a host too: it must pass the same check.
     let target_ok = req
         .uri()
@@ -265,6 +265,9 @@ type SessionMap = std::collections::HashMap<String, String>;
 pub struct McpSessions {
     owners: std::sync::Arc<std::sync::Mutex<SessionMap>>,
     manager: std::sync::Arc<LocalSessionManager>,
+    /// Held across a bind's snapshot of live sessions and its update, so two
+    /// binds never prune each other's fresh entries.
+    binding: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl McpSessions {
@@ -273,12 +276,14 @@ impl McpSessions {
         Self {
             owners: Default::default(),
             manager,
+            binding: Default::default(),
         }
     }
 
     /// Records `session` as `token`'s; false (and the session closed) when
     /// the token already holds the maximum.
     async fn bind(&self, session: &str, token: &str) -> bool {
+        let _binding = self.binding.lock().await;
         let live: std::collections::HashSet<String> = self
             .manager
             .sessions
@@ -407,7 +412,7 @@ pub async fn authenticate(
         // A locked vault holds no tokens to check, and every tool answers 423:
         // let the MCP handshake complete so the client can show that reason
         // instead of "failed to connect". Nothing can be read or written.
-        Err(e) if e.code == 423 && is_mcp_route(&path) => {
+        Err(e) if e.code == 423 && is_mcp_route(&path) && state.loopback => {
             req.extensions_mut().insert(TokenId(None));
             next.run(req).await
         }

@@ -91,6 +91,8 @@ pub(crate) struct AppState {
     pub allowed: Arc<Allowed>,
     pub shutdown: CancellationToken,
     pub mcp_sessions: guard::McpSessions,
+    /// Bound to a loopback address (a locked vault then answers MCP without a token).
+    pub loopback: bool,
 }
 
 /// Builds the whole router (used by `serve` and by tests).
@@ -103,6 +105,7 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
         allowed: Arc::new(config.allowed.clone()),
         shutdown: shutdown.clone(),
         mcp_sessions: guard::McpSessions::new(sessions.clone()),
+        loopback: config.addr.ip().is_loopback(),
     };
     let mcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by our own guard for every route.

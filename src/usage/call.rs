@@ -125,7 +125,12 @@ impl Outbound {
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
+        let caller_content_type = headers.contains_key(header::CONTENT_TYPE);
+        // Built before anything is sent: a redactor that cannot be built
+        // fails the call rather than let a reply through unredacted.
         let label = format!("{}/{}", cred.service, cred.name);
+        let redactor = Redactor::new([(label.as_str(), value.expose().as_bytes())])
+            .map_err(|e| ApiError::new(500, "internal_error", e))?;
         let auth_value = {
             let text = Zeroizing::new(format!("{prefix}{}", value.expose()));
             let mut v = HeaderValue::from_str(&text).map_err(|_| {
@@ -155,9 +160,10 @@ impl Outbound {
             .timeout(req.timeout);
         match req.body {
             Some(Body::Json(b)) => {
-                builder = builder
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(b);
+                if !caller_content_type {
+                    builder = builder.header(header::CONTENT_TYPE, "application/json");
+                }
+                builder = builder.body(b);
             }
             Some(Body::Raw(b)) => builder = builder.body(b),
             None => {}
@@ -177,13 +183,7 @@ impl Outbound {
             body.extend_from_slice(&chunk);
         }
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        Ok(shape(
-            &resp,
-            &body,
-            truncated,
-            elapsed_ms,
-            &Redactor::new([(label.as_str(), value.expose().as_bytes())]),
-        ))
+        Ok(shape(&resp, &body, truncated, elapsed_ms, &redactor))
     }
 }
 
@@ -214,16 +214,22 @@ fn shape(
             .or_insert(v);
     }
     let content_type = headers.get("content-type").cloned();
-    let mut stream = redactor.stream();
-    let mut out = Vec::with_capacity(body.len());
-    stream.push(body, &mut out);
-    // A cut body may end inside a value: what could be its start is dropped.
-    redacted |= if truncated {
-        stream.cut()
+    let (out, hit) = if truncated {
+        // A cut body may end inside a value. Give up a fixed tail (as long as
+        // the longest form, minus one) whatever it holds: dropping only what
+        // looks like the start of a value would tell, by its length, how much
+        // of the value matched.
+        redactor.redact_prefix(body, body.len().saturating_sub(redactor.lookahead()))
     } else {
-        stream.finish(&mut out)
+        redactor.redact(body)
     };
-    let text = content_type.as_deref().is_none_or(is_text);
+    redacted |= hit;
+    // A compressed body (from a server that ignored Accept-Encoding: identity)
+    // is not text redaction can see into: its size only.
+    let encoded = headers
+        .get("content-encoding")
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    let text = !encoded && content_type.as_deref().is_none_or(is_text);
     CallApiOutput {
         status: resp.status().as_u16(),
         headers,

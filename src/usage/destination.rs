@@ -207,13 +207,23 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
                 return forbidden_v4(v4);
             }
             let s = v6.segments();
-            // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96) embed an IPv4 address.
+            // IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d)
+            // and NAT64 (64:ff9b::/96) embed an IPv4 address in the last 32 bits.
             if (s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified())
+                || s[..6] == [0, 0, 0, 0, 0xffff, 0]
                 || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
             {
                 let [a, b] = s[6].to_be_bytes();
                 let [c, d] = s[7].to_be_bytes();
                 return forbidden_v4(Ipv4Addr::new(a, b, c, d));
+            }
+            // 6to4 (2002::/16) carries one in segments 1 and 2.
+            if s[0] == 0x2002 {
+                let [a, b] = s[1].to_be_bytes();
+                let [c, d] = s[2].to_be_bytes();
+                if let Some(why) = forbidden_v4(Ipv4Addr::new(a, b, c, d)) {
+                    return Some(why);
+                }
             }
             forbidden_v6(v6)
         }
@@ -247,6 +257,10 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         x if x & 0xffc0 == 0xfec0 => "site-local",
         x if x & 0xff00 == 0xff00 => "multicast",
         0x100 if s[1..4] == [0, 0, 0] => "discard-only",
+        // Local-use NAT64 (64:ff9b:1::/48) and Teredo (2001::/32): the IPv4
+        // address they lead to is not checkable here.
+        0x64 if s[1] == 0xff9b && s[2] == 1 => "local-use NAT64",
+        0x2001 if s[1] == 0 => "Teredo tunnel",
         _ => return None,
     })
 }
@@ -436,6 +450,11 @@ mod tests {
             "fc00::1",
             "fd00:ec2::254",
             "ff02::1",
+            "::ffff:0:7f00:1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "64:ff9b:1::a",
+            "2001:0:4136:e378::1",
         ] {
             assert!(forbidden(ip.parse().unwrap()).is_some(), "{ip}");
         }

@@ -82,6 +82,17 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
     let mut out: Vec<Injected> = Vec::new();
     if spec.all_secrets {
         for (s, value) in vault.all_secrets_for_use()? {
+            // Any agent can create a secret: --all-secrets must not let one
+            // named HTTPS_PROXY, NODE_OPTIONS or OPENAI_BASE_URL steer the
+            // program (and the other keys with it). Such names, and names
+            // already set here, need an explicit --secret.
+            if let Some(why) = steering(&s.name) {
+                eprintln!(
+                    "credvault: --all-secrets skipped {}: {why}; pass --secret {} to inject it",
+                    s.name, s.name
+                );
+                continue;
+            }
             out.push(Injected {
                 var: s.name.clone(),
                 value,
@@ -142,6 +153,86 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
     Ok(out)
 }
 
+/// Why a variable could change what the program runs or where it connects
+/// (`None` for an ordinary credential name such as `OPENAI_API_KEY`).
+fn steering(name: &str) -> Option<&'static str> {
+    let upper = name.to_ascii_uppercase();
+    const EXACT: &[&str] = &[
+        "PATH",
+        "HOME",
+        "SHELL",
+        "ENV",
+        "BASH_ENV",
+        "IFS",
+        "CDPATH",
+        "TMPDIR",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "BROWSER",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "NODE_EXTRA_CA_CERTS",
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "CLASSPATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSLKEYLOGFILE",
+        "PROMPT_COMMAND",
+        "GOFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "NO_PROXY",
+    ];
+    if std::env::var_os(name).is_some() {
+        return Some("already set in this environment");
+    }
+    let steers = EXACT.contains(&upper.as_str())
+        || [
+            "LD_",
+            "DYLD_",
+            "GIT_",
+            "NPM_CONFIG_",
+            "PIP_",
+            "CARGO_",
+            "DOCKER_",
+        ]
+        .iter()
+        .any(|p| upper.starts_with(p))
+        || [
+            "_PROXY",
+            "_BASE_URL",
+            "_API_BASE",
+            "_API_URL",
+            "_ENDPOINT",
+            "_CA_BUNDLE",
+        ]
+        .iter()
+        .any(|s| upper.ends_with(s));
+    steers.then_some("it could change what the program runs or where it connects")
+}
+
+/// Whether a terminal's Ctrl-C already reaches the program: this process is
+/// in the foreground process group of the terminal on stdin, which the
+/// program shares. Forwarding SIGINT then would deliver it twice (and many
+/// programs abort without cleanup on a second interrupt).
+fn terminal_sends_sigint() -> bool {
+    rustix::termios::tcgetpgrp(std::io::stdin()).is_ok_and(|fg| fg == rustix::process::getpgrp())
+}
+
 async fn supervise(
     vault: &Vault,
     spec: ExecSpec,
@@ -161,11 +252,14 @@ async fn supervise(
     cmd.stdin(Stdio::inherit())
         .stdout(pipe(!spec.no_mask))
         .stderr(pipe(!spec.no_mask));
-    let redactor = Arc::new(Redactor::new(
-        injected
-            .iter()
-            .map(|i| (i.var.as_str(), i.value.expose().as_bytes())),
-    ));
+    let redactor = Arc::new(
+        Redactor::new(
+            injected
+                .iter()
+                .map(|i| (i.var.as_str(), i.value.expose().as_bytes())),
+        )
+        .map_err(ExecError::Run)?,
+    );
     // Signal handlers first, so none arriving right after the spawn is lost.
     let mut signals = Vec::new();
     for kind in [
@@ -226,6 +320,9 @@ async fn supervise(
                 break status.map_err(|e| ExecError::Run(format!("waiting for the program: {e}")))?;
             }
             (Some(kind), _, _) = forwarded => {
+                if kind == SignalKind::interrupt() && terminal_sends_sigint() {
+                    continue;
+                }
                 let sig = rustix::process::Signal::from_named_raw(kind.as_raw_value());
                 if let (Some(pid), Some(sig)) = (pid, sig) {
                     let _ = rustix::process::kill_process(pid, sig);
@@ -233,8 +330,36 @@ async fn supervise(
             }
         }
     };
-    for p in pumps {
-        let _ = p.join();
+    // Drain what the program wrote. A background process it started may hold
+    // the pipes open long after it exited: wait at most DRAIN_WAIT once the
+    // pipes go quiet, and leave at once on a signal.
+    let (drained_tx, mut drained) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        for p in pumps {
+            let _ = p.join();
+        }
+        let _ = drained_tx.send(());
+    });
+    let mut quiet = tokio::time::interval(DRAIN_WAIT);
+    quiet.tick().await;
+    let mut last_seen = OUTPUT_SEEN.load(std::sync::atomic::Ordering::Relaxed);
+    loop {
+        let interrupted = futures::future::select_all(
+            signals
+                .iter_mut()
+                .map(|(_, s)| Box::pin(async move { s.recv().await })),
+        );
+        tokio::select! {
+            _ = &mut drained => break,
+            _ = interrupted => break,
+            _ = quiet.tick() => {
+                let now = OUTPUT_SEEN.load(std::sync::atomic::Ordering::Relaxed);
+                if now == last_seen {
+                    break;
+                }
+                last_seen = now;
+            }
+        }
     }
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => code,
@@ -242,6 +367,11 @@ async fn supervise(
         (None, None) => 1,
     })
 }
+
+/// How long the pipes may stay open and silent after the program exited.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Reads done by the pumps (so the drain knows output is still flowing).
+static OUTPUT_SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Copies `from` to `to` through the redactor, flushing after every read.
 fn pump(mut from: impl Read, mut to: impl Write, redactor: &Redactor) {
@@ -255,6 +385,7 @@ fn pump(mut from: impl Read, mut to: impl Write, redactor: &Redactor) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
+        OUTPUT_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         out.clear();
         stream.push(&buf[..n], &mut out);
         if to.write_all(&out).and_then(|()| to.flush()).is_err() {

@@ -38,8 +38,9 @@ impl std::fmt::Debug for Redactor {
 
 impl Redactor {
     /// A redactor for `(label, value)` pairs. Values under [`MIN_REDACT_LEN`]
-    /// bytes are skipped.
-    pub fn new<'a>(items: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+    /// bytes are skipped. Fails (never silently passes text through) when the
+    /// automaton cannot be built.
+    pub fn new<'a>(items: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self, String> {
         let mut patterns: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         let mut replacement = Vec::new();
         for (label, value) in items {
@@ -64,18 +65,54 @@ impl Redactor {
         let ac = if patterns.is_empty() {
             None
         } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(patterns.iter().map(|p| p.as_slice()))
-                .ok()
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(patterns.iter().map(|p| p.as_slice()))
+                    .map_err(|e| format!("building the redaction automaton: {e}"))?,
+            )
         };
-        Self {
+        Ok(Self {
             ac,
             replacement,
             patterns,
             starts,
             max_len,
+        })
+    }
+
+    /// Redacts the first `keep` bytes of `input`, a body cut short: matches
+    /// are found over the whole of `input` (so one straddling `keep` is
+    /// replaced whole), and nothing at or after `keep` is emitted. Callers
+    /// pass a `keep` that does not depend on the values (the input length
+    /// minus [`Self::lookahead`]), so how much comes back says nothing about
+    /// them.
+    pub fn redact_prefix(&self, input: &[u8], keep: usize) -> (Vec<u8>, bool) {
+        let keep = keep.min(input.len());
+        let Some(ac) = &self.ac else {
+            return (input[..keep].to_vec(), false);
+        };
+        let mut out = Vec::with_capacity(keep);
+        let mut last = 0;
+        let mut hit = false;
+        for m in ac.find_iter(input) {
+            if m.start() >= keep {
+                break;
+            }
+            out.extend_from_slice(&input[last..m.start()]);
+            out.extend_from_slice(&self.replacement[m.pattern().as_usize()]);
+            last = m.end();
+            hit = true;
         }
+        if last < keep {
+            out.extend_from_slice(&input[last..keep]);
+        }
+        (out, hit)
+    }
+
+    /// Bytes a cut-short input must give up at its end (`longest form - 1`).
+    pub fn lookahead(&self) -> usize {
+        self.max_len.saturating_sub(1)
     }
 
     /// True when there is nothing to redact.
@@ -192,12 +229,6 @@ impl Stream<'_> {
         }
         self.redacted
     }
-
-    /// Ends a stream that was cut short (a truncated body): the held tail,
-    /// which may be the start of a value, is dropped, not emitted.
-    pub fn cut(self) -> bool {
-        self.redacted
-    }
 }
 
 impl Drop for Stream<'_> {
@@ -221,7 +252,8 @@ pub fn forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     };
     add(value.to_vec());
     if let Ok(text) = std::str::from_utf8(value) {
-        for escaped in [json_escape(text, false), json_escape(text, true)] {
+        for style in [Json::Plain, Json::Ascii, Json::AsciiUpper, Json::HtmlSafe] {
+            let escaped = json_escape(text, style);
             if escaped.contains('/') {
                 add(escaped.replace('/', "\\/").into_bytes());
             }
@@ -229,8 +261,12 @@ pub fn forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
         }
     }
     for upper in [true, false] {
-        for plus in [false, true] {
-            add(percent(value, upper, plus));
+        // RFC 3986 unreserved only; also leaving `/` (Python's quote) or
+        // `!'()*` (JavaScript's encodeURIComponent); `+` for spaces (forms).
+        for keep in [&b""[..], b"/", b"!'()*"] {
+            for plus in [false, true] {
+                add(percent(value, upper, plus, keep));
+            }
         }
         add(hex(value, upper));
     }
@@ -250,10 +286,50 @@ pub fn forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
             }
         }
     }
+    // Base64 inside JSON written by encoders that escape `/` (PHP's json_encode).
+    let slashed: Vec<Vec<u8>> = out
+        .iter()
+        .filter(|f| {
+            f.contains(&b'/')
+                && f.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+        })
+        .map(|f| {
+            let mut s = Vec::with_capacity(f.len() + 8);
+            for &b in f.iter() {
+                if b == b'/' {
+                    s.push(b'\\');
+                }
+                s.push(b);
+            }
+            s
+        })
+        .collect();
+    for s in slashed {
+        let s = Zeroizing::new(s);
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
     out
 }
 
-fn json_escape(s: &str, ascii_only: bool) -> String {
+/// JSON string escaping styles in use by common encoders.
+#[derive(Clone, Copy, PartialEq)]
+enum Json {
+    /// Only what JSON requires (serde_json, JavaScript).
+    Plain,
+    /// Non-ASCII as `\u00e9` (Python's json.dumps).
+    Ascii,
+    /// Non-ASCII as `\u00E9`.
+    AsciiUpper,
+    /// Also `<`, `>`, `&` as `\u003c`… (Go's encoding/json).
+    HtmlSafe,
+}
+
+fn json_escape(s: &str, style: Json) -> String {
+    let ascii_only = matches!(style, Json::Ascii | Json::AsciiUpper);
+    let html = style == Json::HtmlSafe;
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -264,10 +340,17 @@ fn json_escape(s: &str, ascii_only: bool) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (ascii_only && !c.is_ascii()) => {
+            c if (c as u32) < 0x20
+                || (ascii_only && !c.is_ascii())
+                || (html && matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}')) =>
+            {
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
+                    if style == Json::AsciiUpper {
+                        out.push_str(&format!("\\u{u:04X}"));
+                    } else {
+                        out.push_str(&format!("\\u{u:04x}"));
+                    }
                 }
             }
             c => out.push(c),
@@ -276,10 +359,11 @@ fn json_escape(s: &str, ascii_only: bool) -> String {
     out
 }
 
-fn percent(value: &[u8], upper: bool, plus_for_space: bool) -> Vec<u8> {
+fn percent(value: &[u8], upper: bool, plus_for_space: bool, keep: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() * 3);
     for &b in value {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
+        {
             out.push(b);
         } else if b == b' ' && plus_for_space {
             out.push(b'+');
@@ -340,7 +424,7 @@ mod tests {
 
     #[test]
     fn every_form_is_redacted_in_one_buffer() {
-        let r = Redactor::new([("openai/default", V.as_bytes())]);
+        let r = Redactor::new([("openai/default", V.as_bytes())]).unwrap();
         let mut body = Vec::new();
         for prefix in ["", "u", "us", "user:"] {
             let mut s = prefix.as_bytes().to_vec();
@@ -355,7 +439,7 @@ mod tests {
             body.extend_from_slice(&e);
             body.push(b'\n');
         }
-        body.extend_from_slice(percent(b"a b/c+d=e&f 12345678", true, false).as_slice());
+        body.extend_from_slice(percent(b"a b/c+d=e&f 12345678", true, false, b"").as_slice());
         let (out, hit) = r.redact(&body);
         assert!(hit);
         for e in encodings(V.as_bytes()) {
@@ -371,12 +455,14 @@ mod tests {
     #[test]
     fn special_characters_percent_and_json() {
         let v = "p@ss w/rd\"é\\12345";
-        let r = Redactor::new([("x", v.as_bytes())]);
+        let r = Redactor::new([("x", v.as_bytes())]).unwrap();
         for text in [
             serde_json::to_string(v).unwrap(),
             serde_json::to_string(v).unwrap().replace('/', "\\/"),
-            String::from_utf8(percent(v.as_bytes(), true, false)).unwrap(),
-            String::from_utf8(percent(v.as_bytes(), false, true)).unwrap(),
+            String::from_utf8(percent(v.as_bytes(), true, false, b"")).unwrap(),
+            String::from_utf8(percent(v.as_bytes(), true, false, b"/")).unwrap(),
+            String::from_utf8(percent(v.as_bytes(), false, true, b"!'()*")).unwrap(),
+            "p@ss w/rd\\\"\\u00E9\\\\12345".to_owned(),
             "p@ss w/rd\\\"\\u00e9\\\\12345".to_owned(),
         ] {
             let (out, hit) = r.redact_str(&format!("a {text} b"));
@@ -387,14 +473,14 @@ mod tests {
 
     #[test]
     fn short_values_and_empty_sets_pass_through() {
-        let r = Redactor::new([("x", b"short".as_slice())]);
+        let r = Redactor::new([("x", b"short".as_slice())]).unwrap();
         assert!(r.is_empty());
         assert_eq!(r.redact(b"short short").0, b"short short");
     }
 
     #[test]
     fn ordinary_lines_are_not_held_back() {
-        let r = Redactor::new([("x", V.as_bytes())]);
+        let r = Redactor::new([("x", V.as_bytes())]).unwrap();
         let mut s = r.stream();
         let mut out = Vec::new();
         s.push(b"hello world\n", &mut out);
@@ -408,13 +494,31 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_stream_drops_a_partial_value() {
-        let r = Redactor::new([("x", V.as_bytes())]);
-        let mut s = r.stream();
-        let mut out = Vec::new();
-        s.push(&V.as_bytes()[..10], &mut out);
-        assert!(out.is_empty());
-        s.cut();
+    fn a_cut_body_gives_up_a_fixed_tail_whatever_the_value() {
+        // Two different values, the same body ending in a prefix of the first:
+        // what comes back must be identical (no prefix oracle), and hold
+        // neither the prefix nor anything after the fixed cut.
+        let mut body = vec![b'a'; 100];
+        body.extend_from_slice(&V.as_bytes()[..10]);
+        let other = "zz-test-1234567890abcdef";
+        let (r1, r2) = (
+            Redactor::new([("x", V.as_bytes())]).unwrap(),
+            Redactor::new([("x", other.as_bytes())]).unwrap(),
+        );
+        assert_eq!(r1.lookahead(), r2.lookahead());
+        let keep = body.len() - r1.lookahead();
+        let (a, _) = r1.redact_prefix(&body, keep);
+        let (b, _) = r2.redact_prefix(&body, keep);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), keep);
+        assert!(!contains(&a, &V.as_bytes()[..4]));
+        // A whole value straddling the cut is replaced whole.
+        let mut body = vec![b'a'; 100];
+        body.extend_from_slice(V.as_bytes());
+        body.extend_from_slice(&[b'b'; 100]);
+        let (out, hit) = r1.redact_prefix(&body, 110);
+        assert!(hit);
+        assert_eq!(out, [&[b'a'; 100][..], b"[REDACTED:x]"].concat());
     }
 
     fn arb_encoding() -> impl Strategy<Value = usize> {
@@ -428,7 +532,7 @@ mod tests {
             2 => URL_SAFE_NO_PAD.encode(v).into_bytes(),
             3 => hex(v, false),
             4 => hex(v, true),
-            5 => percent(v, true, false),
+            5 => percent(v, true, false, b""),
             6 => {
                 let mut s = b"user:".to_vec();
                 s.extend_from_slice(v);
@@ -455,7 +559,7 @@ mod tests {
             after in proptest::collection::vec(any::<u8>(), 0..40),
             cuts in proptest::collection::vec(0usize..200, 0..6),
         ) {
-            let r = Redactor::new([("v", value.as_slice())]);
+            let r = Redactor::new([("v", value.as_slice())]).unwrap();
             let mut input = before.clone();
             input.extend_from_slice(&encode(kind, &value));
             input.extend_from_slice(&after);
@@ -483,7 +587,7 @@ mod tests {
             text in proptest::collection::vec(any::<u8>(), 0..300),
             cuts in proptest::collection::vec(0usize..300, 0..6),
         ) {
-            let r = Redactor::new([("v", b"\x01\x02\x03\x04\x05\x06\x07\x08".as_slice())]);
+            let r = Redactor::new([("v", b"\x01\x02\x03\x04\x05\x06\x07\x08".as_slice())]).unwrap();
             prop_assume!(!contains(&text, b"\x01\x02\x03"));
             let mut s = r.stream();
             let mut out = Vec::new();

@@ -247,8 +247,17 @@ impl Vault {
         let vault_id = Uuid::new_v4();
         let header_bytes = header.encode();
         let wrapped = format::wrap_key(&master, &data_key, &header_bytes, vault_id.as_bytes())?;
+        // Again, right before creating: the derivation above took seconds, in
+        // which a link or a foreign file may have been planted.
+        store::check_creatable(path)?;
         store::begin_creation(path)?;
-        store::create_file(path)?;
+        if !store::create_file(path)? {
+            // Someone else's file appeared since: only a vault, or a creation
+            // credvault started (its marker), may be continued.
+            if !store::exists(path) {
+                store::check_creatable(path)?;
+            }
+        }
         let db = if store::exists(path) {
             store::open_rw(path)?
         } else {

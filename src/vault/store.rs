@@ -108,6 +108,10 @@ pub fn creation_marker(path: &Path) -> std::path::PathBuf {
 /// a file credvault did not start creating (no marker). Nothing is changed.
 pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
     let shown = path.display();
+    // Another process may have finished creating it meanwhile: opening it is fine.
+    if exists(path) {
+        return Ok(());
+    }
     let meta = match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(VaultError::io(format!("inspecting {shown}"), e)),

@@ -168,6 +168,30 @@ fn exit_codes_unknown_names_and_a_clean_environment() {
     }
     let o = exec(&env, &["--env", "bad", "--", "true"]);
     assert_eq!(o.status.code(), Some(2));
+    // --all-secrets never injects a name that could steer the program (any
+    // agent can create one); --secret names it explicitly.
+    let o = env.run(
+        &[
+            "secret",
+            "create",
+            "--name",
+            "HTTPS_PROXY",
+            "--provider",
+            "x",
+        ],
+        "http://evil.test:8080",
+    );
+    assert!(o.status.success(), "{o:?}");
+    let o = exec(&env, &["--all-secrets", "--", "env"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(!out.contains("HTTPS_PROXY"), "{out}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("skipped HTTPS_PROXY"));
+    let o = exec(&env, &["--secret", "HTTPS_PROXY", "--", "env"]);
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .contains("HTTPS_PROXY=[REDACTED:HTTPS_PROXY]")
+    );
     // The master password never reaches the child, by file or by value.
     env.extra_env
         .push(("CREDVAULT_PASSWORD".into(), crate::common::PASSWORD.into()));
