@@ -68,6 +68,10 @@ impl Redactor {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
+                    // Measured: the prefilter's pick depends on the values'
+                    // bytes and ran at 140-2,200 MB/s on the same text; the
+                    // automaton alone holds ~600 MB/s whatever the values.
+                    .prefilter(false)
                     .build(patterns.iter().map(|p| p.as_slice()))
                     .map_err(|e| format!("building the redaction automaton: {e}"))?,
             )
