@@ -71,7 +71,7 @@ impl CredVaultServer {
             .vault
             .run(move |v| v.credential_for_use(&service, &name))
             .await?;
-        let Some((cred, value)) = found else {
+        let Some((cred, value, stamp)) = found else {
             return Err(ApiError::new(
                 404,
                 "not_found_error",
@@ -84,10 +84,10 @@ impl CredVaultServer {
         };
         let out = self.vault.outbound().call(&cred, &value, req).await?;
         drop(value);
-        let (id, updated_at) = (cred.id, cred.updated_at);
+        let id = cred.id;
         self.vault
             .run_after("call_api: could not record last_used_at", move |v| {
-                v.touch_credential(id, updated_at)
+                v.touch_credential(id, stamp)
             })
             .await;
         Ok(Json(out))

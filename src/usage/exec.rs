@@ -64,8 +64,8 @@ struct Injected {
 }
 
 enum Touch {
-    Credential(uuid::Uuid, i64),
-    Secret(uuid::Uuid, i64),
+    Credential(uuid::Uuid, crate::vault::UseStamp),
+    Secret(uuid::Uuid, crate::vault::UseStamp),
 }
 
 /// Looks everything up, runs the program, and returns its exit code.
@@ -81,7 +81,7 @@ pub fn run(vault: &Vault, spec: ExecSpec) -> Result<i32, ExecError> {
 fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
     let mut out: Vec<Injected> = Vec::new();
     if spec.all_secrets {
-        for (s, value) in vault.all_secrets_for_use()? {
+        for (s, value, stamp) in vault.all_secrets_for_use()? {
             // Any agent can create a secret: --all-secrets must not let one
             // named HTTPS_PROXY, NODE_OPTIONS or OPENAI_BASE_URL steer the
             // program (and the other keys with it). Such names, and names
@@ -96,7 +96,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
             out.push(Injected {
                 var: s.name.clone(),
                 value,
-                touch: Touch::Secret(s.id, s.updated_at),
+                touch: Touch::Secret(s.id, stamp),
             });
         }
     }
@@ -109,7 +109,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         if out.iter().any(|i| &i.var == name) {
             continue;
         }
-        let (s, value) = vault.secret_for_use(name)?.ok_or_else(|| {
+        let (s, value, stamp) = vault.secret_for_use(name)?.ok_or_else(|| {
             ExecError::NotFound(format!(
                 "no secret named {name}: nothing was run (create it with `credvault secret create --name {name} --provider …`)"
             ))
@@ -117,7 +117,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         out.push(Injected {
             var: s.name,
             value,
-            touch: Touch::Secret(s.id, s.updated_at),
+            touch: Touch::Secret(s.id, stamp),
         });
     }
     for binding in &spec.envs {
@@ -133,7 +133,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         let service = catalog::resolve(&service.trim().to_lowercase()).ok_or_else(|| {
             ExecError::Usage(format!("--env {binding:?}: {}", catalog::SERVICE_HELP))
         })?;
-        let (c, value) = vault
+        let (c, value, stamp) = vault
             .credential_for_use(&service.id, name.trim())?
             .ok_or_else(|| {
                 ExecError::NotFound(format!(
@@ -147,7 +147,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         out.push(Injected {
             var: var.to_owned(),
             value,
-            touch: Touch::Credential(c.id, c.updated_at),
+            touch: Touch::Credential(c.id, stamp),
         });
     }
     Ok(out)

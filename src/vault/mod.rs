@@ -11,6 +11,8 @@ pub mod store;
 mod tokens;
 mod using;
 
+pub use using::UseStamp;
+
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
 
 use std::path::{Path, PathBuf};
