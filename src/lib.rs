@@ -37,5 +37,6 @@ pub use vault::Vault;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fileperm;
 pub mod logging;
 pub mod password;

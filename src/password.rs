@@ -61,7 +61,7 @@ pub const MAX_FILE_BYTES: u64 = 4096;
 /// One readable by others is read, with a warning naming the fix.
 pub fn read_file(path: &std::path::Path) -> Result<SecretString, VaultError> {
     use std::io::Read;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
     let fail = |msg: String| {
         VaultError::io(
@@ -84,25 +84,7 @@ pub fn read_file(path: &std::path::Path) -> Result<SecretString, VaultError> {
         ));
     }
     // Root-owned is fine too (secret mounts of containers and orchestrators).
-    if meta.uid() != rustix::process::geteuid().as_raw() && meta.uid() != 0 {
-        return Err(fail(format!(
-            "owned by uid {}, not by this user (uid {}); refusing a password another user controls",
-            meta.uid(),
-            rustix::process::geteuid().as_raw()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(fail(format!(
-            "writable by group or others (mode {:o}); fix it with: chmod 600 {shown}",
-            meta.mode() & 0o777
-        )));
-    }
-    if meta.mode() & 0o044 != 0 {
-        tracing::warn!(
-            "{ENV_FILE} ({shown}) is readable by others (mode {:o}); fix it with: chmod 600 {shown}",
-            meta.mode() & 0o777
-        );
-    }
+    crate::fileperm::check_private(path, &meta, "password file", true).map_err(fail)?;
     let mut bytes = zeroize::Zeroizing::new(Vec::new());
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)

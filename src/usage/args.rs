@@ -250,12 +250,9 @@ fn header(f: &mut Fields, name: String, value: String) -> Option<(HeaderName, He
     }
 }
 
+/// A caller's name, cut for echoing.
 fn bounded(s: &str) -> String {
-    if s.chars().count() <= 64 {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(64).collect::<String>())
-    }
+    validate::bounded(s, validate::MAX_ECHOED_CHARS)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::{Host, Url};
 
 use crate::catalog;
+use crate::validate::bounded;
 
 /// Most allowed-hosts entries one credential may carry.
 pub const MAX_ALLOWED_HOSTS: usize = 16;
@@ -187,14 +188,6 @@ pub fn target(service: &str, hosts: &[String], url: &str) -> Result<Url, Refusal
         )));
     }
     Ok(parsed)
-}
-
-fn bounded(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    }
 }
 
 /// Why an address may not be connected to through a host name, or `None`

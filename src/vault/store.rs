@@ -49,10 +49,8 @@ fn builder() -> redb::Builder {
     b
 }
 
-/// Creates the parent directory (0700) and an empty vault file (0600) ourselves,
-/// so redb never creates it with its 0644 default, then fsyncs both.
-/// Returns false when the file already existed (another process won the race).
-pub fn create_file(path: &Path) -> Result<bool, VaultError> {
+/// Creates the parent directory of `path` (0700) when it is missing.
+fn create_parent_dir(path: &Path) -> Result<(), VaultError> {
     if let Some(dir) = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty() && !d.exists())
@@ -63,6 +61,14 @@ pub fn create_file(path: &Path) -> Result<bool, VaultError> {
             .create(dir)
             .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
     }
+    Ok(())
+}
+
+/// Creates the parent directory (0700) and an empty vault file (0600) ourselves,
+/// so redb never creates it with its 0644 default, then fsyncs both.
+/// Returns false when the file already existed (another process won the race).
+pub fn create_file(path: &Path) -> Result<bool, VaultError> {
+    create_parent_dir(path)?;
     // Exclusive and without following links: an existing file or a link
     // planted at the path is never opened as a new vault.
     let file = match OpenOptions::new()
@@ -140,42 +146,14 @@ pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
 /// (whoever can write it can replace records or roll them back); warns when
 /// others can read it, naming the fix.
 pub fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), VaultError> {
-    use std::os::unix::fs::MetadataExt;
-    let shown = path.display();
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(VaultError::Unsafe(format!(
-            "{shown} is owned by uid {}, not by this user (uid {me}): refusing a vault file another user controls",
-            meta.uid()
-        )));
-    }
-    let mode = meta.mode() & 0o777;
-    if mode & 0o022 != 0 {
-        return Err(VaultError::Unsafe(format!(
-            "{shown} is writable by group or others (mode {mode:o}): fix it with: chmod 600 {shown}"
-        )));
-    }
-    if mode & 0o044 != 0 {
-        tracing::warn!(
-            "{shown} is readable by others (mode {mode:o}); fix it with: chmod 600 {shown}"
-        );
-    }
-    Ok(())
+    crate::fileperm::check_private(path, meta, "vault file", false)
+        .map_err(|why| VaultError::Unsafe(format!("{} is {why}", path.display())))
 }
 
 /// Writes the creation marker (0600) and fsyncs the directory, creating the
 /// directory (0700) first when needed.
 pub fn begin_creation(path: &Path) -> Result<(), VaultError> {
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
-    }
+    create_parent_dir(path)?;
     let marker = creation_marker(path);
     OpenOptions::new()
         .write(true)

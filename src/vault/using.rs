@@ -35,28 +35,13 @@ impl Vault {
         service: &str,
         name: &str,
     ) -> Result<Option<(Credential, SecretString, UseStamp)>, VaultError> {
-        let idx = self.index_key(Kind::Credential, &[service, name])?;
-        let txn = self.db.begin_read()?;
-        let Some(id) = txn
-            .open_table(INDEX)?
-            .get(idx.as_slice())?
-            .map(|g| g.value())
-        else {
-            return Ok(None);
-        };
-        let table = txn.open_table(CREDENTIALS)?;
-        let sealed = table.get(id)?.ok_or_else(|| {
-            VaultError::Corrupt("an index entry points to a missing record".into())
-        })?;
-        let opened: Opened<CredentialRecord> =
-            open_record(self.keys.seal_key(), Kind::Credential, id, sealed.value())?;
-        if opened.meta.service != service || opened.meta.name != name {
-            return Err(VaultError::Corrupt(
-                "an index entry does not match its record".into(),
-            ));
-        }
-        let stamp = UseStamp::of(sealed.value());
-        Ok(Some((credential(id, opened.meta), opened.value, stamp)))
+        let found = self.for_use::<CredentialRecord>(
+            Kind::Credential,
+            CREDENTIALS,
+            &[service, name],
+            |m| m.service == service && m.name == name,
+        )?;
+        Ok(found.map(|(id, o, stamp)| (credential(id, o.meta), o.value, stamp)))
     }
 
     /// The secret `name` with its value, or `None` when there is none.
@@ -64,7 +49,21 @@ impl Vault {
         &self,
         name: &str,
     ) -> Result<Option<(Secret, SecretString, UseStamp)>, VaultError> {
-        let idx = self.index_key(Kind::Secret, &[name])?;
+        let found =
+            self.for_use::<SecretRecord>(Kind::Secret, SECRETS, &[name], |m| m.name == name)?;
+        Ok(found.map(|(id, o, stamp)| (secret(id, o.meta), o.value, stamp)))
+    }
+
+    /// Looks a record up through the index by its names and opens it;
+    /// `matches` confirms the record is the one the index entry claims.
+    fn for_use<M: serde::de::DeserializeOwned>(
+        &self,
+        kind: Kind,
+        table: redb::TableDefinition<u128, &[u8]>,
+        names: &[&str],
+        matches: impl FnOnce(&M) -> bool,
+    ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
+        let idx = self.index_key(kind, names)?;
         let txn = self.db.begin_read()?;
         let Some(id) = txn
             .open_table(INDEX)?
@@ -73,19 +72,17 @@ impl Vault {
         else {
             return Ok(None);
         };
-        let table = txn.open_table(SECRETS)?;
+        let table = txn.open_table(table)?;
         let sealed = table.get(id)?.ok_or_else(|| {
             VaultError::Corrupt("an index entry points to a missing record".into())
         })?;
-        let opened: Opened<SecretRecord> =
-            open_record(self.keys.seal_key(), Kind::Secret, id, sealed.value())?;
-        if opened.meta.name != name {
+        let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id, sealed.value())?;
+        if !matches(&opened.meta) {
             return Err(VaultError::Corrupt(
                 "an index entry does not match its record".into(),
             ));
         }
-        let stamp = UseStamp::of(sealed.value());
-        Ok(Some((secret(id, opened.meta), opened.value, stamp)))
+        Ok(Some((id, opened, UseStamp::of(sealed.value()))))
     }
 
     /// Every secret with its value (`exec --all-secrets`), oldest first.
