@@ -134,7 +134,9 @@ pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
         )));
     }
     check_owner(path, &meta)?;
-    if !creation_marker(path).exists() {
+    // Another process's creation may have finished (and removed its marker)
+    // since the first look: read the marker first, then the file again.
+    if !creation_marker(path).exists() && !exists(path) {
         return Err(VaultError::Unsafe(format!(
             "{shown} exists but is not a credvault vault (nor one credvault was creating): move it away or choose another --vault (nothing was changed)"
         )));
