@@ -20,6 +20,7 @@
 
 pub mod catalog;
 pub mod crypto;
+pub mod entry;
 pub mod error;
 pub mod http;
 pub mod mask;

@@ -322,8 +322,57 @@ pub(crate) fn label(f: &mut Fields) -> Option<String> {
 
 /// store_credential arguments (DESIGN §2).
 pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, ApiError> {
-    let mut f = Fields::new(
-        args,
+    let (spec, value) = credential_fields(args, true)?;
+    match value {
+        Some(value) => Ok(spec.with_value(value)),
+        None => Err(ApiError::bad_request("invalid arguments")),
+    }
+}
+
+/// request_credential arguments (DESIGN §9): store_credential's without the value.
+pub fn request_credential(args: Map<String, Value>) -> Result<CredentialSpec, ApiError> {
+    Ok(credential_fields(args, false)?.0)
+}
+
+/// Everything a stored credential is but its value: what request_credential
+/// holds while the person enters the value.
+#[derive(Debug, Clone)]
+pub struct CredentialSpec {
+    /// The service id as the caller wrote it (trimmed, lower-cased).
+    pub service_id: String,
+    /// The resolved service.
+    pub service: Service,
+    /// Bearer or API key.
+    pub credential_type: CredentialType,
+    /// Label; `default` when absent.
+    pub name: String,
+    /// Hosts the value may be sent to (normalised; empty: the catalog default).
+    pub allowed_hosts: Vec<String>,
+    /// Header a `custom.*` api_key is sent in.
+    pub auth_header: Option<String>,
+}
+
+impl CredentialSpec {
+    /// The store request for `value`.
+    pub fn with_value(self, value: SecretString) -> StoreCredential {
+        StoreCredential {
+            service_id: self.service_id,
+            service: self.service,
+            credential_type: self.credential_type,
+            value,
+            name: self.name,
+            attachment: None,
+            allowed_hosts: self.allowed_hosts,
+            auth_header: self.auth_header,
+        }
+    }
+}
+
+fn credential_fields(
+    args: Map<String, Value>,
+    with_value: bool,
+) -> Result<(CredentialSpec, Option<SecretString>), ApiError> {
+    let allowed: &[&str] = if with_value {
         &[
             "service_id",
             "credential_type",
@@ -331,8 +380,17 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
             "name",
             "allowed_hosts",
             "auth_header",
-        ],
-    );
+        ]
+    } else {
+        &[
+            "service_id",
+            "credential_type",
+            "name",
+            "allowed_hosts",
+            "auth_header",
+        ]
+    };
+    let mut f = Fields::new(args, allowed);
     let raw_service = f.string("service_id", true);
     let service = service(&mut f, "service_id", raw_service);
     let credential_type = match f.string("credential_type", true).as_deref() {
@@ -344,7 +402,11 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
             None
         }
     };
-    let value = f.secret("credential_value");
+    let value = if with_value {
+        f.secret("credential_value")
+    } else {
+        None
+    };
     let name = label(&mut f);
     let allowed_hosts = allowed_hosts(&mut f);
     let auth_header = f.string("auth_header", false).and_then(|h| {
@@ -358,19 +420,18 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
         checked.map_err(|msg| f.push("auth_header", "value_error", msg)).ok().map(|()| h)
     });
     f.finish()?;
-    match (service, credential_type, value, name) {
-        (Some((service_id, service)), Some(credential_type), Some(value), Some(name)) => {
-            Ok(StoreCredential {
+    match (service, credential_type, name) {
+        (Some((service_id, service)), Some(credential_type), Some(name)) => Ok((
+            CredentialSpec {
                 service_id,
                 service,
                 credential_type,
-                value,
                 name,
-                attachment: None,
                 allowed_hosts,
                 auth_header,
-            })
-        }
+            },
+            value,
+        )),
         _ => Err(ApiError::bad_request("invalid arguments")),
     }
 }

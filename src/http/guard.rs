@@ -113,6 +113,11 @@ fn strict_host(authority: &str) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
+/// True when `authority` is exactly a loopback host (`127.x`, `::1`, `localhost`) with an optional port.
+pub fn is_loopback_authority(authority: &str) -> bool {
+    strict_host(authority).is_some_and(|h| is_loopback_name(&h))
+}
+
 /// The host part of `host[:port]` or `[v6]:port`.
 fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
@@ -210,6 +215,8 @@ pub async fn check_host_and_origin(
     let host_ok = target_ok && host.as_deref().is_some_and(|h| state.allowed.host_ok(h));
     let origin_ok = match headers.get(header::ORIGIN) {
         None => true,
+        // A form POST from a no-referrer page: the entry route applies §9's rule.
+        Some(o) if o == "null" && crate::entry::is_entry_path(req.uri().path()) => true,
         Some(o) => o.to_str().is_ok_and(|o| state.allowed.origin_ok(o)),
     };
     if !host_ok || !origin_ok {
@@ -343,7 +350,10 @@ pub async fn authenticate(
     let path = req.uri().path().to_owned();
     // OAuth discovery (clients probe it before sending a token): a plain 404
     // tells them this server takes a configured bearer token instead.
-    if path == "/healthz" || path.starts_with("/.well-known/") {
+    // The entry page is reached by a person's browser, without a token: its
+    // one-time link is the credential (DESIGN §9).
+    if path == "/healthz" || path.starts_with("/.well-known/") || crate::entry::is_entry_path(&path)
+    {
         return next.run(req).await;
     }
     let declared = req

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 use crate::mcp::{CredVaultServer, VaultAccess};
-pub use guard::Allowed;
+pub use guard::{Allowed, is_loopback_authority};
 
 /// Why `serve --http` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +130,7 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
         .route("/api/v1/credentials", post(rest::create_credential_003))
         .route("/v1/credentials/store", post(rest::store_credential_004))
         .route("/healthz", get(healthz))
+        .route_service("/enter/{token}", crate::entry::router(access.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -170,6 +171,20 @@ pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), HttpEr
     }
     let cap = server::connection_cap();
     eprintln!("credvault: listening on http://{local}");
+    // request_credential's page is served here when a browser on this machine
+    // can reach this listener; otherwise it gets its own loopback listener.
+    if local.ip().is_loopback() {
+        access.entry().serve_at(format!("http://{local}"));
+    } else if local.ip().is_unspecified() {
+        let lo = if local.is_ipv4() {
+            "127.0.0.1"
+        } else {
+            "[::1]"
+        };
+        access
+            .entry()
+            .serve_at(format!("http://{lo}:{}", local.port()));
+    }
     let shutdown = CancellationToken::new();
     let app = router(access, &config, shutdown.clone());
     let stop = shutdown.clone();

@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 /// How long a client may take to send a request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,9 +71,9 @@ pub async fn run(listener: TcpListener, app: Router, shutdown: CancellationToken
             },
             () = shutdown.cancelled() => break,
         };
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
                     tracing::warn!("accept failed: {e}");
@@ -84,7 +86,14 @@ pub async fn run(listener: TcpListener, app: Router, shutdown: CancellationToken
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
         }
-        let service = TowerToHyperService::new(app.clone());
+        // The peer address, for routes that answer this machine only.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        ));
         let conn = http.serve_connection(TokioIo::new(tcp), service);
         let stop = shutdown.clone();
         connections.spawn(async move {

@@ -5,6 +5,7 @@
 //! the Argon2id derivation runs on a blocking thread started with the server, and
 //! tool calls wait for it ([`VaultAccess`]).
 
+mod entry_tool;
 pub mod stdio;
 mod tools;
 mod use_tools;
@@ -19,6 +20,7 @@ use crate::error::{ApiError, VaultError};
 use crate::secret::SecretString;
 use crate::usage::Outbound;
 use crate::vault::Vault;
+pub use entry_tool::{RequestCredentialInput, RequestCredentialOutput};
 pub use tools::{
     CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
     ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,
@@ -47,6 +49,8 @@ pub struct VaultAccess {
     /// Held (shared) by each bookkeeping write still in flight; a list takes it
     /// exclusively first, so it sees every use this process has answered.
     pending: Arc<tokio::sync::RwLock<()>>,
+    /// request_credential's one-time entry links.
+    entry: Arc<crate::entry::Desk>,
 }
 
 impl VaultAccess {
@@ -69,6 +73,7 @@ impl VaultAccess {
             rx,
             outbound: Arc::new(Outbound::new(None)),
             pending: Arc::default(),
+            entry: Arc::default(),
         }
     }
 
@@ -98,6 +103,11 @@ impl VaultAccess {
     pub fn with_outbound(mut self, outbound: Outbound) -> Self {
         self.outbound = Arc::new(outbound);
         self
+    }
+
+    /// request_credential's entry links (shared by every session of this process).
+    pub fn entry(&self) -> &crate::entry::Desk {
+        &self.entry
     }
 
     /// The HTTPS client call_api uses.

@@ -219,6 +219,34 @@ impl IntoContents for ToolError {
     }
 }
 
+/// A schema as tools/list serves it: without `$schema` (MCP's default dialect
+/// is 2020-12 already) and without integer-width `format`s, which tell a
+/// client nothing it can act on. tools/list stays small.
+fn compact(schema: &JsonObject) -> Arc<JsonObject> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
+                    matches!(f, "int64" | "uint64" | "int32" | "uint32" | "uint" | "int")
+                }) {
+                    o.remove("format");
+                }
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::Value::Object(schema.clone());
+    strip(&mut v);
+    let mut o = match v {
+        serde_json::Value::Object(o) => o,
+        _ => schema.clone(),
+    };
+    o.remove("$schema");
+    Arc::new(o)
+}
+
 pub(super) fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     rmcp::handler::server::common::schema_for_type::<T>()
 }
@@ -248,10 +276,13 @@ pub(super) fn log_outcome<T>(
 impl CredVaultServer {
     /// A server over `vault` (which may still be unlocking).
     pub fn new(vault: VaultAccess) -> Self {
-        Self {
-            vault,
-            tool_router: Self::tool_router() + Self::use_router(),
+        let mut tool_router = Self::tool_router() + Self::use_router() + Self::entry_router();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            tool.input_schema = compact(&tool.input_schema);
+            tool.output_schema = tool.output_schema.as_ref().map(|s| compact(s));
         }
+        Self { vault, tool_router }
     }
 
     /// Store an API key or bearer token for a service in the local encrypted vault.

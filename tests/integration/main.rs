@@ -8,6 +8,7 @@ mod call_api;
 mod cli;
 mod concurrency;
 mod crash;
+mod entry;
 mod exec;
 mod format;
 mod hardening;

@@ -24,6 +24,7 @@ async fn lists_the_tools_with_schemas_and_annotations() {
             "call_api",
             "create_secret",
             "list_credentials",
+            "request_credential",
             "store_credential"
         ]
     );
@@ -59,6 +60,17 @@ async fn lists_the_tools_with_schemas_and_annotations() {
             call.idempotent_hint
         ),
         (Some(false), Some(true), Some(false))
+    );
+    let entry = tool(&tools, "request_credential");
+    assert_eq!(
+        entry.input_schema["required"],
+        json!(["service_id", "credential_type"]),
+        "no value argument"
+    );
+    assert!(
+        entry.input_schema["properties"]
+            .get("credential_value")
+            .is_none()
     );
     let size = serde_json::to_string(&tools).unwrap().len();
     assert!(size < 12 * 1024, "tools/list is {size} bytes");
@@ -480,7 +492,7 @@ async fn the_2026_stateless_lifecycle_works_over_stdio() {
         ProtocolVersion::V_2026_07_28
     );
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), 5);
     let r = client
         .call_tool(rmcp::model::CallToolRequestParams::new("store_credential").with_arguments(
             json!({"service_id": "groq", "credential_type": "bearer", "credential_value": "gsk"}).as_object().unwrap().clone(),
@@ -520,7 +532,7 @@ async fn negotiates_every_initialize_protocol_version() {
         .with_protocol_version(v.clone());
         let client = info.serve(transport).await.unwrap();
         assert_eq!(client.peer_info().unwrap().protocol_version, v);
-        assert_eq!(client.list_all_tools().await.unwrap().len(), 4);
+        assert_eq!(client.list_all_tools().await.unwrap().len(), 5);
         let _ = client.cancel().await;
     }
 }
@@ -531,7 +543,7 @@ async fn works_at_the_real_default_kdf_cost() {
     env.real_kdf = true;
     let c = env.client().await;
     // tools/list is served while the 256 MiB derivation runs; the call waits for it.
-    assert_eq!(c.service.list_all_tools().await.unwrap().len(), 4);
+    assert_eq!(c.service.list_all_tools().await.unwrap().len(), 5);
     c.ok(
         "store_credential",
         json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-real"}),

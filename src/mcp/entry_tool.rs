@@ -1,0 +1,316 @@
+//! `request_credential` (DESIGN §9): the person enters a value on a local page
+//! and the model never sees it.
+//!
+//! How the link reaches the person depends on what the client declared, read
+//! per call:
+//! * URL-mode elicitation on a 2025-11-25 session: an `elicitation/create`
+//!   request in URL mode; after `accept` the call waits for the submission,
+//!   sends `notifications/elicitation/complete` and returns the metadata.
+//! * URL-mode elicitation on 2026-07-28: an `InputRequiredResult` carrying the
+//!   same request, with the slot id in a sealed `requestState`; the retried
+//!   call completes once the value was submitted.
+//! * Anything else: `status: "pending_user_action"` with the link, at once.
+//!   Never a form asking for the value (the MCP spec forbids it).
+
+use std::sync::Arc;
+
+use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResponse, CallToolResult, CustomNotification, ElicitRequest, ElicitRequestParams,
+    ElicitResult, ElicitationAction, InputRequest, InputRequests, InputRequiredResult, JsonObject,
+    ProtocolVersion, ServerNotification,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::tools::{CredVaultServer, StoreCredentialOutput, ToolError, input_schema, log_outcome};
+use crate::entry::{Outcome, Slot};
+use crate::error::ApiError;
+use crate::validate::{self, CredentialType};
+
+/// Arguments of `request_credential`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RequestCredentialInput {
+    /// Service: a catalog id (e.g. openai, stripe) or custom.<name>.
+    #[schemars(length(min = 1, max = 71))]
+    pub service_id: String,
+    /// bearer or api_key, as for store_credential.
+    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
+    pub credential_type: CredentialType,
+    /// Label; default "default". An existing service+name is replaced.
+    #[schemars(length(min = 1, max = 128))]
+    pub name: Option<String>,
+    /// Hosts to propose (the person confirms or edits them on the page).
+    #[schemars(length(max = 16))]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// custom.* api_key only: header the key is sent in.
+    pub auth_header: Option<String>,
+}
+
+/// Result of `request_credential`: store_credential's metadata once the person
+/// entered the value, or the link to relay while it waits for them.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RequestCredentialOutput {
+    /// stored, or pending_user_action (relay `url` to the user).
+    #[schemars(with = "String", extend("enum" = ["stored", "pending_user_action"]))]
+    pub status: String,
+    /// Pending: the one-time local link for the user (carries no value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Pending: when the link expires (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Pending: what to tell the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Stored: store_credential's result fields.
+    #[serde(flatten)]
+    pub stored: Option<StoreCredentialOutput>,
+}
+
+/// The key of the one input request in an `InputRequiredResult`.
+const INPUT_KEY: &str = "credential";
+
+/// The output schema; the fields shared with store_credential are described
+/// in its schema, so they are listed here without descriptions.
+fn output_schema() -> Arc<JsonObject> {
+    let schema = rmcp::handler::server::common::schema_for_output::<RequestCredentialOutput>();
+    let mut schema = (*schema).clone();
+    if let Some(serde_json::Value::Object(props)) = schema.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            if !matches!(name.as_str(), "status" | "url" | "expires_at" | "message")
+                && let Some(p) = prop.as_object_mut()
+            {
+                p.remove("description");
+            }
+        }
+    }
+    Arc::new(schema)
+}
+
+fn complete(out: RequestCredentialOutput) -> Result<CallToolResponse, ToolError> {
+    let value = serde_json::to_value(&out)
+        .map_err(|_| ApiError::new(500, "internal_error", "could not encode the result"))?;
+    Ok(CallToolResult::structured(value).into())
+}
+
+fn declined() -> ToolError {
+    ApiError::new(403, "forbidden", "the user declined").into()
+}
+
+fn stored_output(slot: &Slot, stored: crate::vault::Stored) -> RequestCredentialOutput {
+    RequestCredentialOutput {
+        status: "stored".into(),
+        url: None,
+        expires_at: None,
+        message: None,
+        stored: Some(StoreCredentialOutput::new(
+            slot.spec.service_id.clone(),
+            stored,
+        )),
+    }
+}
+
+fn pending(slot: &Slot) -> RequestCredentialOutput {
+    RequestCredentialOutput {
+        status: "pending_user_action".into(),
+        url: Some(slot.url.clone()),
+        expires_at: Some(super::rfc3339(slot.expires_at)),
+        message: Some(format!(
+            "Ask the user to open this link and enter the key; or run credvault store --service {} in a terminal. \
+             The link works once, on this machine, for 10 minutes; list_credentials shows the credential once entered.",
+            slot.spec.service.id
+        )),
+        stored: None,
+    }
+}
+
+fn prompt(slot: &Slot) -> String {
+    format!(
+        "Enter your {} key ({}) on this local credvault page. It is stored encrypted on this machine; the agent never sees it.",
+        slot.spec.service.service_name, slot.spec.name
+    )
+}
+
+/// The state a 2026-07-28 retry must echo: the slot id, sealed and bound to the arguments.
+fn binding(args: &JsonObject) -> Vec<u8> {
+    let mut ad = b"credvault request_credential\0".to_vec();
+    ad.extend_from_slice(
+        serde_json::Value::Object(args.clone())
+            .to_string()
+            .as_bytes(),
+    );
+    ad
+}
+
+#[tool_router(router = entry_router, vis = "pub(super)")]
+impl CredVaultServer {
+    /// Ask the user to type a key into a one-time local page instead of pasting it into the chat:
+    /// the model never sees it. Same fields as store_credential without the value. Returns the
+    /// stored metadata when the client opens the link itself (URL elicitation), otherwise
+    /// status "pending_user_action" with a url to give the user.
+    #[tool(
+        input_schema = input_schema::<RequestCredentialInput>(),
+        output_schema = output_schema(),
+        annotations(title = "Ask the user to enter a credential", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn request_credential(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let started = std::time::Instant::now();
+        let r = match state {
+            Some(state) => self.entry_retry(args, &state, responses, &ctx).await,
+            None => self.entry_first(args, &ctx).await,
+        };
+        log_outcome("request_credential", started, &r);
+        r
+    }
+}
+
+impl CredVaultServer {
+    async fn entry_first(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let ad = binding(&args);
+        let spec = validate::request_credential(args)?;
+        // A locked vault could not store what the person enters: say so now.
+        self.vault.vault().await?;
+        let desk = self.vault.entry();
+        let slot = desk.open(spec, &self.vault).await?;
+        let url_mode = ctx
+            .client_capabilities()
+            .and_then(|c| c.elicitation)
+            .is_some_and(|e| e.url.is_some());
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        tracing::info!(slot = %slot.id, url_mode, modern, "entry link opened");
+        if !url_mode {
+            return complete(pending(&slot));
+        }
+        if modern {
+            let mut requests = InputRequests::new();
+            requests.insert(
+                INPUT_KEY.to_owned(),
+                InputRequest::Elicitation(url_request(&slot)),
+            );
+            let sealed = desk.seal(&slot, &ad);
+            return Ok(InputRequiredResult::new(Some(requests), Some(sealed)).into());
+        }
+        let left = slot
+            .expires
+            .saturating_duration_since(std::time::Instant::now());
+        let url = url::Url::parse(&slot.url)
+            .map_err(|_| ApiError::new(500, "internal_error", "could not form the entry link"))?;
+        let asked = ctx
+            .peer
+            .elicit_url_with_timeout(prompt(&slot), url, slot.id.clone(), Some(left))
+            .await;
+        match asked {
+            Ok(ElicitationAction::Accept) => self.await_entry(&slot, ctx).await,
+            Ok(_) => {
+                slot.decline();
+                Err(declined())
+            }
+            Err(e) => {
+                // The client could not show the link: hand it to the agent instead.
+                tracing::info!(slot = %slot.id, "URL elicitation failed ({e}); returning the link");
+                complete(pending(&slot))
+            }
+        }
+    }
+
+    async fn entry_retry(
+        &self,
+        args: JsonObject,
+        state: &str,
+        responses: Option<rmcp::model::InputResponses>,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let desk = self.vault.entry();
+        let slot = desk.open_state(state, &binding(&args))?;
+        let answer = responses
+            .as_ref()
+            .and_then(|r| r.get(INPUT_KEY))
+            .and_then(|v| ElicitResult::deserialize(v).ok());
+        match answer.map(|a| a.action) {
+            Some(ElicitationAction::Accept) => self.await_entry(&slot, ctx).await,
+            Some(_) => {
+                slot.decline();
+                Err(declined())
+            }
+            None => {
+                // No answer to our request: ask again (same link, same state).
+                let mut requests = InputRequests::new();
+                requests.insert(
+                    INPUT_KEY.to_owned(),
+                    InputRequest::Elicitation(url_request(&slot)),
+                );
+                Ok(InputRequiredResult::new(Some(requests), Some(state.to_owned())).into())
+            }
+        }
+    }
+
+    /// After the person accepted: waits for the submission (bounded by the
+    /// link's expiry, cancellable), then answers with the stored metadata.
+    async fn await_entry(
+        &self,
+        slot: &Slot,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        match slot.wait(&ctx.ct).await {
+            Outcome::Stored(stored) => {
+                let done = CustomNotification::new(
+                    "notifications/elicitation/complete",
+                    Some(serde_json::json!({ "elicitationId": slot.id })),
+                );
+                // 2026-07-28 forbids server-to-client messages outside a request's
+                // stream; a 2025-11-25 session gets the notification.
+                if ctx
+                    .protocol_version()
+                    .is_none_or(|v| v < ProtocolVersion::V_2026_07_28)
+                    && let Err(e) = ctx
+                        .peer
+                        .send_notification(ServerNotification::CustomNotification(done))
+                        .await
+                {
+                    tracing::debug!("elicitation/complete not sent: {e}");
+                }
+                complete(stored_output(slot, *stored))
+            }
+            Outcome::Declined => Err(declined()),
+            Outcome::Expired => Err(ApiError::new(
+                408,
+                "request_timeout",
+                "the link expired before a key was entered: call request_credential again",
+            )
+            .into()),
+            Outcome::Cancelled => Err(ApiError::new(
+                499,
+                "cancelled",
+                "the request was cancelled; the link stays usable until it expires",
+            )
+            .into()),
+        }
+    }
+}
+
+fn url_request(slot: &Slot) -> ElicitRequest {
+    ElicitRequest::new(ElicitRequestParams::UrlElicitationParams {
+        meta: None,
+        message: prompt(slot),
+        url: slot.url.clone(),
+        elicitation_id: slot.id.clone(),
+    })
+}
