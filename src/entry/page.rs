@@ -94,23 +94,33 @@ pub fn form(slot: &Slot, hosts: &str, error: Option<&str>) -> String {
          <p class=\"hint\">Stored encrypted on this machine. The agent never sees it; it can only use it.</p>\
          <button type=\"submit\" name=\"action\" value=\"store\">Store key</button>\
          <button type=\"submit\" name=\"action\" value=\"decline\" formnovalidate>Decline</button>\
-         </form>\n<p class=\"hint\">This link works once and expires at {} UTC.</p>",
+         </form>\n<p class=\"hint\">This link works once and expires at {}.</p>",
         escape(hosts),
         crate::mcp::rfc3339(slot.expires_at),
     );
     document("credvault: enter a key", &body)
 }
 
-/// After a successful store.
-pub fn stored(slot: &Slot, replaced: bool) -> String {
+/// After a successful store: what was stored and where it may go.
+pub fn stored(slot: &Slot, replaced: bool, hosts: &[String]) -> String {
     let what = if replaced {
         "replaced the previous value"
     } else {
         "stored"
     };
+    let hosts = effective_hosts(&slot.spec.service.id, hosts);
+    let hosts = if hosts.is_empty() {
+        "none yet: store it again with hosts to use it".to_owned()
+    } else {
+        hosts
+            .iter()
+            .map(|h| escape(h))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let body = format!(
         "<h1>Key {what}</h1>\n<p class=\"ok\" role=\"status\">The key is {what} in your credvault vault. \
-         You can close this tab and go back to your agent.</p>\n{}",
+         You can close this tab and go back to your agent.</p>\n{}<dl><dt>May go to</dt><dd>{hosts}</dd></dl>",
         summary(slot)
     );
     document("credvault: key stored", &body)

@@ -310,14 +310,14 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
         });
     }
     let mut spec = slot.spec.clone();
-    spec.allowed_hosts = hosts;
+    spec.allowed_hosts = hosts.clone();
     let request = spec.with_value(value);
     match access.run(move |v| v.store_credential(&request)).await {
         Ok(stored) => {
             let replaced = stored.replaced;
             slot.finish(stored);
             tracing::info!(slot = %slot.id, "credential entered on the page and stored");
-            html(StatusCode::OK, page::stored(slot, replaced))
+            html(StatusCode::OK, page::stored(slot, replaced, &hosts))
         }
         Err(e) => {
             slot.release();

@@ -188,14 +188,25 @@ impl CredVaultServer {
         self.vault.vault().await?;
         let desk = self.vault.entry();
         let slot = desk.open(spec, &self.vault).await?;
-        let url_mode = ctx
-            .client_capabilities()
-            .and_then(|c| c.elicitation)
-            .is_some_and(|e| e.url.is_some());
-        let modern = ctx
-            .protocol_version()
-            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-        tracing::info!(slot = %slot.id, url_mode, modern, "entry link opened");
+        let elicitation = ctx.client_capabilities().and_then(|c| c.elicitation);
+        let url_mode = elicitation.as_ref().is_some_and(|e| e.url.is_some());
+        let version = ctx.protocol_version();
+        let modern = version
+            .as_ref()
+            .is_some_and(|v| *v >= ProtocolVersion::V_2026_07_28);
+        // What the client declared decides the path; say which, for the person debugging it.
+        tracing::info!(
+            slot = %slot.id,
+            client = ctx.client_info().map(|i| i.name).unwrap_or_default(),
+            protocol = version.map(|v| v.to_string()).unwrap_or_default(),
+            elicitation = serde_json::to_string(&elicitation).unwrap_or_default(),
+            "entry link opened ({})",
+            match (url_mode, modern) {
+                (false, _) => "no URL elicitation declared: returning the link to the agent",
+                (true, true) => "URL elicitation through InputRequiredResult",
+                (true, false) => "URL elicitation through elicitation/create",
+            }
+        );
         if !url_mode {
             return complete(pending(&slot));
         }

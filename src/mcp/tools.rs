@@ -220,14 +220,15 @@ impl IntoContents for ToolError {
 }
 
 /// A schema as tools/list serves it: without `$schema` (MCP's default dialect
-/// is 2020-12 already) and without integer-width `format`s, which tell a
-/// client nothing it can act on. tools/list stays small.
+/// is 2020-12 already) and without schemars' numeric-width `format`s
+/// (`uint16`, `int64`, …), which are not JSON Schema formats: clients ignore
+/// them at best (Claude Code warns "unknown format"). tools/list stays small.
 fn compact(schema: &JsonObject) -> Arc<JsonObject> {
     fn strip(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(o) => {
                 if o.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
-                    matches!(f, "int64" | "uint64" | "int32" | "uint32" | "uint" | "int")
+                    f.starts_with("int") || f.starts_with("uint") || f == "float" || f == "double"
                 }) {
                     o.remove("format");
                 }
@@ -372,7 +373,8 @@ impl ServerHandler for CredVaultServer {
             .with_instructions(
                 "Local encrypted credential vault. Use store_credential to save API keys or tokens the user gives you, \
                  list_credentials to see what is stored (never values), create_secret for named env-var secrets, \
-                 call_api to make an HTTPS request with a stored credential (it is injected for you and redacted from the reply). \
+                 call_api to make an HTTPS request with a stored credential (it is injected for you and redacted from the reply), \
+                 request_credential to have the user type a key into a local page instead of pasting it into the chat. \
                  Values can be written and used but never read back.",
             )
     }

@@ -33,6 +33,7 @@ def vault_env():
         pw = os.path.join(d, "password")
         with open(pw, "w") as f:
             f.write("python sdk password\n")
+        os.chmod(pw, 0o600)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": d,
