@@ -229,7 +229,7 @@ async fn main() {
             .clone(),
         )
         .unwrap();
-        v.store_credential(&req).unwrap();
+        v.store_credential(&req, "test").unwrap();
     }
     drop(v);
     println!(

@@ -118,6 +118,49 @@ pub enum Command {
     /// Named secrets
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Delete a credential: SERVICE[/NAME] (NAME defaults to "default"), or --id ID
+    Delete {
+        /// SERVICE or SERVICE/NAME, e.g. openai/backup
+        #[arg(
+            value_name = "SERVICE[/NAME]",
+            required_unless_present = "id",
+            conflicts_with = "id"
+        )]
+        target: Option<String>,
+        /// Credential id (from `credvault list`)
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+    },
+    /// Change the master password (re-wraps the data key: one KDF, records untouched)
+    ///
+    /// The current password comes from the usual sources; the new one from
+    /// --new-password-file, else the first line of stdin when it is not a
+    /// terminal, else a prompt asked twice. Running servers keep working.
+    Passwd {
+        /// File holding the new password
+        #[arg(long, value_name = "PATH")]
+        new_password_file: Option<PathBuf>,
+        /// Also apply --kdf-memory-mib / --kdf-iterations / --kdf-parallelism (default: keep the current cost)
+        #[arg(long)]
+        rekdf: bool,
+    },
+    /// Write a consistent, sealed copy of the vault to PATH while servers run
+    Backup {
+        /// Where to write it (must not exist); the same password opens it
+        path: PathBuf,
+    },
+    /// Show the audit trail (no values, ever), or --verify it
+    Audit {
+        /// Print JSON lines instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Only entries since T: RFC 3339 (2026-11-25T10:00:00Z) or an age (2h, 7days)
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Check the chain and the live records against it; exit 1 naming the first problem
+        #[arg(long)]
+        verify: bool,
+    },
     /// Bearer tokens for `serve --http`
     #[command(subcommand)]
     Token(TokenCommand),
@@ -192,6 +235,25 @@ pub enum SecretCommand {
         /// Provider id or slug
         #[arg(long)]
         provider: String,
+    },
+    /// List secrets: name, provider, masked value, times (never values)
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Only this provider
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Delete a secret
+    Delete {
+        /// Its name
+        name: String,
+    },
+    /// Give a secret a new value (same id); the value is read from a prompt or stdin
+    Rotate {
+        /// Its name
+        name: String,
     },
 }
 

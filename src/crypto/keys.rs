@@ -1,9 +1,10 @@
 //! The vault's data key and the subkeys derived from it.
 //!
 //! A random 32-byte data key is sealed (wrapped) under the Argon2id master key.
-//! Two subkeys come from it by keyed BLAKE2b with distinct personalisations: one
-//! seals records, one computes the keyed-hash index of names, so names are never
-//! readable at rest and the two uses never share a key.
+//! Subkeys come from it by keyed BLAKE2b with distinct personalisations: one
+//! seals records, one computes the keyed-hash index of names (so names are never
+//! readable at rest), one hashes bearer tokens, one chains the audit trail; no
+//! two uses share a key.
 
 use blake2::Blake2bMac;
 use blake2::digest::Mac;
@@ -17,6 +18,7 @@ type Mac256 = Blake2bMac<U32>;
 const PERSONA_SEAL: &[u8] = b"credvault.seal.1";
 const PERSONA_INDEX: &[u8] = b"credvault.indx.1";
 const PERSONA_TOKEN: &[u8] = b"credvault.tokn.1";
+const PERSONA_AUDIT: &[u8] = b"credvault.audt.1";
 
 /// Subkeys of an unlocked vault. Zeroized on drop (each [`Key32`] is).
 #[derive(Debug)]
@@ -24,6 +26,7 @@ pub struct VaultKeys {
     seal: Key32,
     index: Key32,
     token: Key32,
+    audit: Key32,
 }
 
 impl VaultKeys {
@@ -33,6 +36,7 @@ impl VaultKeys {
             seal: subkey(data_key, PERSONA_SEAL)?,
             index: subkey(data_key, PERSONA_INDEX)?,
             token: subkey(data_key, PERSONA_TOKEN)?,
+            audit: subkey(data_key, PERSONA_AUDIT)?,
         })
     }
 
@@ -45,6 +49,12 @@ impl VaultKeys {
     /// `("ab","c")` and `("a","bc")` never collide.
     pub fn index_mac(&self, parts: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
         mac_parts(&self.index, parts)
+    }
+
+    /// Keyed hash for the audit trail: the chain of entries and the sealed
+    /// records they wrote (length-prefixed parts, as [`Self::index_mac`]).
+    pub fn audit_mac(&self, parts: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
+        mac_parts(&self.audit, parts)
     }
 
     /// Keyed hash of a bearer token, the only form in which tokens are stored.

@@ -64,6 +64,8 @@ pub struct Slot {
     pub spec: CredentialSpec,
     /// The link (carries the token, never a value).
     pub url: String,
+    /// Who asked for it (`stdio`, `http:<token>`): the page's store is recorded as `page:<via>`.
+    pub via: String,
     /// When the link dies.
     pub expires: Instant,
     /// The same, as Unix seconds.
@@ -232,23 +234,33 @@ impl Desk {
     /// call's arguments), valid until the slot expires.
     pub fn seal(&self, slot: &Slot, binding: &[u8]) -> String {
         let left = slot.expires.saturating_duration_since(Instant::now());
+        self.seal_state(slot.id.as_bytes(), binding, left)
+    }
+
+    /// A `requestState` carrying `payload`, bound to `binding`, valid for `ttl`
+    /// (also used by the delete tools' confirmation on 2026-07-28).
+    pub fn seal_state(&self, payload: &[u8], binding: &[u8], ttl: Duration) -> String {
         match &self.codec {
             Some(c) => c.seal_with(
-                slot.id.as_bytes(),
-                &SealOptions::new().associated_data(binding).ttl(left),
+                payload,
+                &SealOptions::new().associated_data(binding).ttl(ttl),
             ),
             // Without a codec no retry can open a state: the call fails closed.
             None => String::new(),
         }
     }
 
+    /// The payload of a state sealed by [`Self::seal_state`] for `binding`;
+    /// `None` when forged, altered, bound elsewhere or expired.
+    pub fn open_state_bytes(&self, state: &str, binding: &[u8]) -> Option<Vec<u8>> {
+        self.codec.as_ref()?.open_with(state, binding).ok()
+    }
+
     /// The slot a retried call's `requestState` names; 400 when forged,
     /// altered, bound to other arguments or expired, 404 when the slot is gone.
     pub fn open_state(&self, state: &str, binding: &[u8]) -> Result<Arc<Slot>, ApiError> {
         let opened = self
-            .codec
-            .as_ref()
-            .and_then(|c| c.open_with(state, binding).ok())
+            .open_state_bytes(state, binding)
             .and_then(|id| String::from_utf8(id).ok());
         let Some(id) = opened else {
             return Err(ApiError::bad_request(
@@ -285,6 +297,7 @@ impl Desk {
     pub async fn open(
         &self,
         spec: CredentialSpec,
+        via: String,
         access: &VaultAccess,
     ) -> Result<Arc<Slot>, ApiError> {
         let base = self.base_url(access).await?;
@@ -297,6 +310,7 @@ impl Desk {
             id: uuid::Uuid::new_v4().to_string(),
             spec,
             url: format!("{base}/enter/{token}"),
+            via,
             expires: now + self.ttl,
             expires_at: unix_now() + self.ttl.as_secs() as i64,
             state: watch::Sender::new(SlotState::Open),

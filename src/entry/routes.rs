@@ -312,7 +312,11 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
     let mut spec = slot.spec.clone();
     spec.allowed_hosts = hosts.clone();
     let request = spec.with_value(value);
-    match access.run(move |v| v.store_credential(&request)).await {
+    let via = format!("page:{}", slot.via);
+    match access
+        .run(move |v| v.store_credential(&request, &via))
+        .await
+    {
         Ok(stored) => {
             let replaced = stored.replaced;
             slot.finish(stored);

@@ -337,6 +337,11 @@ fn is_mcp_route(path: &str) -> bool {
     path == "/mcp" || path.starts_with("/mcp/") || path == "/sse" || path == "/message"
 }
 
+/// Who made a request, as the audit trail names it: `http:<token name>`, or
+/// `http` without a token (`--no-auth`, a locked vault).
+#[derive(Debug, Clone)]
+pub struct Via(pub String);
+
 /// The id of the token that authenticated a request (absent with `--no-auth`).
 #[derive(Debug, Clone)]
 pub struct TokenId(pub Option<String>);
@@ -368,6 +373,7 @@ pub async fn authenticate(
     }
     if state.no_auth {
         req.extensions_mut().insert(TokenId(None));
+        req.extensions_mut().insert(Via("http".into()));
         return next.run(req).await;
     }
     let unauthorized =
@@ -394,6 +400,8 @@ pub async fn authenticate(
             }
             let is_delete = req.method() == axum::http::Method::DELETE;
             req.extensions_mut().insert(TokenId(Some(info.id.clone())));
+            req.extensions_mut()
+                .insert(Via(format!("http:{}", info.name)));
             let response = next.run(req).await;
             let created = response
                 .headers()
@@ -424,6 +432,7 @@ pub async fn authenticate(
         // instead of "failed to connect". Nothing can be read or written.
         Err(e) if e.code == 423 && is_mcp_route(&path) && state.loopback => {
             req.extensions_mut().insert(TokenId(None));
+            req.extensions_mut().insert(Via("http".into()));
             next.run(req).await
         }
         Err(e) => route_error(&path, e),

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 use crate::mcp::{CredVaultServer, VaultAccess};
-pub use guard::{Allowed, is_loopback_authority};
+pub use guard::{Allowed, Via, is_loopback_authority};
 
 /// Why `serve --http` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +126,18 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
             "/api/credentials",
             post(rest::create_credential_000).get(rest::list_credentials_001),
         )
-        .route("/api/v1/user/secrets", post(rest::create_secret_002))
+        .route(
+            "/api/credentials/{id}",
+            axum::routing::delete(rest::delete_credential),
+        )
+        .route(
+            "/api/v1/user/secrets",
+            post(rest::create_secret_002).get(rest::list_secrets_002),
+        )
+        .route(
+            "/api/v1/user/secrets/{name}",
+            axum::routing::delete(rest::delete_secret_002),
+        )
         .route("/api/v1/credentials", post(rest::create_credential_003))
         .route("/v1/credentials/store", post(rest::store_credential_004))
         .route("/healthz", get(healthz))

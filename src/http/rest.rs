@@ -5,9 +5,13 @@
 //! | `POST /api/credentials` | 000 | 201 metadata | 400/401/500 `{"error": …}` |
 //! | `GET /api/credentials` | 001 | 200 array | 401/500 `{"error": …}` |
 //! | `POST /api/v1/user/secrets` | 002 | 201 secret metadata | §3 envelope, status = code |
+//! | `GET /api/v1/user/secrets` | (§10) | 200 `{"secrets": […]}` | §3 envelope |
+//! | `DELETE /api/v1/user/secrets/{name}` | (§10) | 204 | 404/422 envelope |
+//! | `DELETE /api/credentials/{id}` | (§10) | 204 | 400/404 `{"error": …}` |
 //! | `POST /api/v1/credentials` | 003 | 200 Flowise credential | 400/412/… envelope |
 //! | `POST /v1/credentials/store` | 004 | 200 Danube body | §3 envelope |
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -17,7 +21,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::guard::{envelope, seed000_error};
+use super::guard::{Via, envelope, seed000_error};
 use crate::error::ApiError;
 use crate::mcp::rfc3339;
 use crate::secret::SecretString;
@@ -49,6 +53,7 @@ fn seed000_item(c: &crate::vault::Credential) -> Value {
 /// Seed 000: `{service, name, key}` → 201 `{id, service, name, created_at, last_used_at}`.
 pub async fn create_credential_000(
     State(state): State<AppState>,
+    Extension(Via(via)): Extension<Via>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     const REQUIRED: &str = "service, name, and key are required";
@@ -87,7 +92,11 @@ pub async fn create_credential_000(
             );
         }
     };
-    match state.access.run(move |v| v.store_credential(&req)).await {
+    match state
+        .access
+        .run(move |v| v.store_credential(&req, &via))
+        .await
+    {
         Ok(s) => created(seed000_item(&s.credential)),
         Err(e) => seed000_error(e.code, &e.detail),
     }
@@ -104,6 +113,7 @@ pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
 /// Seed 002: `{name, provider, value}` → 201 secret metadata with `masked_value`.
 pub async fn create_secret_002(
     State(state): State<AppState>,
+    Extension(Via(via)): Extension<Via>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let args = match object(body) {
@@ -114,7 +124,7 @@ pub async fn create_secret_002(
         Ok(r) => r,
         Err(e) => return envelope(e),
     };
-    match state.access.run(move |v| v.create_secret(&req)).await {
+    match state.access.run(move |v| v.create_secret(&req, &via)).await {
         Ok(s) => created(json!(crate::mcp::CreateSecretOutput::from(&s))),
         Err(e) => envelope(e),
     }
@@ -138,6 +148,7 @@ fn flowise_service(credential_name: &str) -> String {
 /// value and the whole object is sealed with it.
 pub async fn create_credential_003(
     State(state): State<AppState>,
+    Extension(Via(via)): Extension<Via>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut obj = match object(body) {
@@ -219,7 +230,10 @@ pub async fn create_credential_003(
     req.attachment = plain.map(|m| SecretString::new(Value::Object(m).to_string()));
     let workspace = state.access.vault().await.map(|v| v.id().to_string());
     match (
-        state.access.run(move |v| v.store_credential(&req)).await,
+        state
+            .access
+            .run(move |v| v.store_credential(&req, &via))
+            .await,
         workspace,
     ) {
         (Ok(s), Ok(workspace)) => {
@@ -240,6 +254,7 @@ pub async fn create_credential_003(
 /// 200 `{success, service_id, service_name, credential_type, …}`.
 pub async fn store_credential_004(
     State(state): State<AppState>,
+    Extension(Via(via)): Extension<Via>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let args = match object(body) {
@@ -251,8 +266,72 @@ pub async fn store_credential_004(
         Err(e) => return envelope(e),
     };
     let service_id = req.service_id.clone();
-    match state.access.run(move |v| v.store_credential(&req)).await {
+    match state
+        .access
+        .run(move |v| v.store_credential(&req, &via))
+        .await
+    {
         Ok(s) => axum::Json(crate::mcp::StoreCredentialOutput::new(service_id, s)).into_response(),
+        Err(e) => envelope(e),
+    }
+}
+
+/// `DELETE /api/credentials/{id}` → 204; 404/400 `{"error": …}` (seed 000's shape).
+pub async fn delete_credential(
+    State(state): State<AppState>,
+    Extension(Via(via)): Extension<Via>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Ok(id) = uuid::Uuid::parse_str(id.trim()) else {
+        return seed000_error(400, "id must be a credential id (UUID)");
+    };
+    let which = crate::vault::Selector::Id(id);
+    match state
+        .access
+        .run(move |v| v.delete_credential(&which, &via))
+        .await
+    {
+        Ok(Some(_)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => seed000_error(404, &format!("no credential with id {id}")),
+        Err(e) => seed000_error(e.code, &e.detail),
+    }
+}
+
+/// `GET /api/v1/user/secrets` → 200 `{"secrets": [...]}`, every secret's metadata.
+pub async fn list_secrets_002(State(state): State<AppState>) -> Response {
+    match state.access.run(|v| v.list_secrets()).await {
+        Ok(all) => {
+            let items: Vec<crate::mcp::SecretItem> = all.iter().map(Into::into).collect();
+            axum::Json(json!({ "secrets": items })).into_response()
+        }
+        Err(e) => envelope(e),
+    }
+}
+
+/// `DELETE /api/v1/user/secrets/{name}` → 204; 404 envelope.
+pub async fn delete_secret_002(
+    State(state): State<AppState>,
+    Extension(Via(via)): Extension<Via>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let mut args = Map::new();
+    args.insert("name".into(), json!(name));
+    let name = match validate::secret_name(args) {
+        Ok(n) => n,
+        Err(e) => return envelope(e),
+    };
+    let shown = name.clone();
+    match state
+        .access
+        .run(move |v| v.delete_secret(&name, &via))
+        .await
+    {
+        Ok(Some(_)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => envelope(ApiError::new(
+            404,
+            "not_found_error",
+            format!("no secret named {shown}"),
+        )),
         Err(e) => envelope(e),
     }
 }

@@ -6,6 +6,7 @@
 //! tool calls wait for it ([`VaultAccess`]).
 
 mod entry_tool;
+mod lifecycle_tools;
 pub mod stdio;
 mod tools;
 mod use_tools;
@@ -21,6 +22,10 @@ use crate::secret::SecretString;
 use crate::usage::Outbound;
 use crate::vault::Vault;
 pub use entry_tool::{RequestCredentialInput, RequestCredentialOutput};
+pub use lifecycle_tools::{
+    DeleteCredentialInput, DeleteCredentialOutput, DeleteSecretInput, DeleteSecretOutput,
+    ListSecretsInput, ListSecretsOutput, SecretItem,
+};
 pub use tools::{
     CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
     ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,

@@ -248,6 +248,30 @@ fn compact(schema: &JsonObject) -> Arc<JsonObject> {
     Arc::new(o)
 }
 
+/// An output schema without property descriptions: the tool's description
+/// says what it returns, the field names say the rest, and every tools/list
+/// carries them (the golden files under schemas/ show the served form).
+fn undescribed(schema: &JsonObject) -> JsonObject {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.get("description").is_some_and(|d| d.is_string()) {
+                    o.remove("description");
+                }
+                o.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::Value::Object(schema.clone());
+    strip(&mut v);
+    match v {
+        serde_json::Value::Object(o) => o,
+        _ => schema.clone(),
+    }
+}
+
 pub(super) fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     rmcp::handler::server::common::schema_for_type::<T>()
 }
@@ -257,6 +281,10 @@ pub(super) fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
 pub struct CredVaultServer {
     pub(super) vault: VaultAccess,
     tool_router: ToolRouter<Self>,
+    /// Who this server's calls come from, for the audit trail (`stdio`, or
+    /// `http:<token name>` for an SSE session); Streamable HTTP requests
+    /// carry their own.
+    via: String,
 }
 
 pub(super) fn log_outcome<T>(
@@ -277,13 +305,38 @@ pub(super) fn log_outcome<T>(
 impl CredVaultServer {
     /// A server over `vault` (which may still be unlocking).
     pub fn new(vault: VaultAccess) -> Self {
-        let mut tool_router = Self::tool_router() + Self::use_router() + Self::entry_router();
+        let mut tool_router = Self::tool_router()
+            + Self::use_router()
+            + Self::entry_router()
+            + Self::lifecycle_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = compact(&tool.input_schema);
-            tool.output_schema = tool.output_schema.as_ref().map(|s| compact(s));
+            tool.output_schema = tool
+                .output_schema
+                .as_ref()
+                .map(|s| compact(&undescribed(s)));
         }
-        Self { vault, tool_router }
+        Self {
+            vault,
+            tool_router,
+            via: "stdio".into(),
+        }
+    }
+
+    /// The same server, its calls recorded as made by `via`.
+    pub fn with_via(mut self, via: String) -> Self {
+        self.via = via;
+        self
+    }
+
+    /// Who made this call: the HTTP request's token (set by the guard), else this server's.
+    pub(super) fn via(&self, ctx: &RequestContext<RoleServer>) -> String {
+        ctx.extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<crate::http::Via>())
+            .map(|v| v.0.clone())
+            .unwrap_or_else(|| self.via.clone())
     }
 
     /// Store an API key or bearer token for a service in the local encrypted vault.
@@ -297,9 +350,10 @@ impl CredVaultServer {
     async fn store_credential(
         &self,
         Parameters(args): Parameters<JsonObject>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<StoreCredentialOutput>, ToolError> {
         let started = std::time::Instant::now();
-        let r = self.store(args).await;
+        let r = self.store(args, self.via(&ctx)).await;
         log_outcome("store_credential", started, &r);
         r
     }
@@ -330,19 +384,27 @@ impl CredVaultServer {
     async fn create_secret(
         &self,
         Parameters(args): Parameters<JsonObject>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CreateSecretOutput>, ToolError> {
         let started = std::time::Instant::now();
-        let r = self.secret(args).await;
+        let r = self.secret(args, self.via(&ctx)).await;
         log_outcome("create_secret", started, &r);
         r
     }
 }
 
 impl CredVaultServer {
-    async fn store(&self, args: JsonObject) -> Result<Json<StoreCredentialOutput>, ToolError> {
+    async fn store(
+        &self,
+        args: JsonObject,
+        via: String,
+    ) -> Result<Json<StoreCredentialOutput>, ToolError> {
         let req = validate::store_credential(args)?;
         let service_id = req.service_id.clone();
-        let stored = self.vault.run(move |v| v.store_credential(&req)).await?;
+        let stored = self
+            .vault
+            .run(move |v| v.store_credential(&req, &via))
+            .await?;
         Ok(Json(StoreCredentialOutput::new(service_id, stored)))
     }
 
@@ -358,9 +420,13 @@ impl CredVaultServer {
         }))
     }
 
-    async fn secret(&self, args: JsonObject) -> Result<Json<CreateSecretOutput>, ToolError> {
+    async fn secret(
+        &self,
+        args: JsonObject,
+        via: String,
+    ) -> Result<Json<CreateSecretOutput>, ToolError> {
         let req = validate::create_secret(args)?;
-        let created = self.vault.run(move |v| v.create_secret(&req)).await?;
+        let created = self.vault.run(move |v| v.create_secret(&req, &via)).await?;
         Ok(Json(CreateSecretOutput::from(&created)))
     }
 }

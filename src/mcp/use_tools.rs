@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::JsonObject;
+use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::tools::{CredVaultServer, ToolError, input_schema, log_outcome};
 use crate::error::ApiError;
+use crate::usage::destination::effective_hosts;
 use crate::usage::{CallApiOutput, args};
+use crate::vault::Use;
 
 /// Arguments of `call_api`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -55,16 +58,21 @@ impl CredVaultServer {
     async fn call_api(
         &self,
         Parameters(args): Parameters<JsonObject>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CallApiOutput>, ToolError> {
         let started = std::time::Instant::now();
-        let r = self.use_credential(args).await;
+        let r = self.use_credential(args, self.via(&ctx)).await;
         log_outcome("call_api", started, &r);
         r
     }
 }
 
 impl CredVaultServer {
-    async fn use_credential(&self, args: JsonObject) -> Result<Json<CallApiOutput>, ToolError> {
+    async fn use_credential(
+        &self,
+        args: JsonObject,
+        via: String,
+    ) -> Result<Json<CallApiOutput>, ToolError> {
         let req = args::call_api(args)?;
         let (service, name) = (req.service.id.clone(), req.name.clone());
         let found = self
@@ -82,14 +90,38 @@ impl CredVaultServer {
             )
             .into());
         };
-        let out = self.vault.outbound().call(&cred, &value, req).await?;
+        let host = url::Url::parse(&req.url)
+            .ok()
+            .and_then(|u| {
+                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                u.host_str().map(|h| format!("{h}{port}"))
+            })
+            .or_else(|| {
+                effective_hosts(&cred.service, &cred.allowed_hosts)
+                    .into_iter()
+                    .next()
+            })
+            .unwrap_or_default();
+        let detail = format!("{} {host}", req.method);
+        let out = self.vault.outbound().call(&cred, &value, req).await;
         drop(value);
+        let used = Use {
+            action: "call_api",
+            subject: format!("{}/{}", cred.service, cred.name),
+            via,
+            outcome: match &out {
+                Ok(o) => o.status.to_string(),
+                Err(e) => format!("{} {}", e.code, e.kind),
+            },
+            detail: Some(detail),
+            sent: out.is_ok(),
+        };
         let id = cred.id;
         self.vault
-            .run_after("call_api: could not record last_used_at", move |v| {
-                v.touch_credential(id, stamp)
+            .run_after("call_api: could not record the use", move |v| {
+                v.touch_credential(id, stamp, &used)
             })
             .await;
-        Ok(Json(out))
+        Ok(Json(out?))
     }
 }

@@ -63,9 +63,11 @@ struct Injected {
     touch: Touch,
 }
 
+/// What to record once the program is started: the record, the version
+/// read, and its name for the audit trail.
 enum Touch {
-    Credential(uuid::Uuid, crate::vault::UseStamp),
-    Secret(uuid::Uuid, crate::vault::UseStamp),
+    Credential(uuid::Uuid, crate::vault::UseStamp, String),
+    Secret(uuid::Uuid, crate::vault::UseStamp, String),
 }
 
 /// Looks everything up, runs the program, and returns its exit code.
@@ -96,7 +98,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
             out.push(Injected {
                 var: s.name.clone(),
                 value,
-                touch: Touch::Secret(s.id, stamp),
+                touch: Touch::Secret(s.id, stamp, s.name.clone()),
             });
         }
     }
@@ -115,9 +117,9 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
             ))
         })?;
         out.push(Injected {
+            touch: Touch::Secret(s.id, stamp, s.name.clone()),
             var: s.name,
             value,
-            touch: Touch::Secret(s.id, stamp),
         });
     }
     for binding in &spec.envs {
@@ -147,7 +149,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         out.push(Injected {
             var: var.to_owned(),
             value,
-            touch: Touch::Credential(c.id, stamp),
+            touch: Touch::Credential(c.id, stamp, format!("{}/{}", c.service, c.name)),
         });
     }
     Ok(out)
@@ -295,9 +297,17 @@ async fn supervise(
         pumps.push(std::thread::spawn(move || pump(r, std::io::stderr(), &red)));
     }
     for i in &injected {
-        let touched = match i.touch {
-            Touch::Credential(id, at) => vault.touch_credential(id, at),
-            Touch::Secret(id, at) => vault.touch_secret(id, at),
+        let used = |subject: &str| crate::vault::Use {
+            action: "exec",
+            subject: subject.to_owned(),
+            via: "cli".into(),
+            outcome: "started".into(),
+            detail: Some(program_name.clone()),
+            sent: true,
+        };
+        let touched = match &i.touch {
+            Touch::Credential(id, at, subject) => vault.touch_credential(*id, *at, &used(subject)),
+            Touch::Secret(id, at, subject) => vault.touch_secret(*id, *at, &used(subject)),
         };
         if let Err(e) = touched {
             tracing::warn!("could not record the use of {}: {e}", i.var);

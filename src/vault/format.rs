@@ -13,7 +13,8 @@ use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
 
 /// The file format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added the audit trail; a format-1 vault is migrated by its first write.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Record kinds (first plaintext byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum Kind {
     Secret = 2,
     /// An HTTP bearer token's metadata.
     Token = 3,
+    /// An audit trail entry (id: its sequence number).
+    Audit = 4,
 }
 
 const WRAP_MAGIC: &[u8; 8] = b"cvwrap01";

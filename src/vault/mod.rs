@@ -5,13 +5,18 @@
 //! never held across key derivation or client I/O. All methods are blocking:
 //! call them from `spawn_blocking` in async code.
 
+pub mod audit;
 pub mod backend;
 pub mod format;
+mod lifecycle;
 pub mod store;
 mod tokens;
 mod using;
+mod verify;
 
-pub use using::UseStamp;
+pub use audit::{Entry as AuditEntry, Problem, Verification};
+pub use lifecycle::{Deleted, Selector};
+pub use using::{Use, UseStamp};
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
 
@@ -28,6 +33,7 @@ use crate::error::VaultError;
 use crate::mask::mask;
 use crate::secret::{Key32, SecretString};
 use crate::validate::{CreateSecret, CredentialType, StoreCredential};
+use audit::{Event, Table, Written};
 use format::{FORMAT_VERSION, Kind, Opened, open_record, seal_record};
 use store::{CREDENTIALS, INDEX, META, SECRETS, TOKENS, begin_write, meta_key};
 
@@ -121,6 +127,8 @@ pub struct Secret {
 pub struct Vault {
     db: Database,
     keys: VaultKeys,
+    /// Kept to re-wrap it under a new password (`passwd`); zeroized on drop.
+    data_key: Key32,
     vault_id: Uuid,
     path: PathBuf,
 }
@@ -285,13 +293,15 @@ impl Vault {
             txn.open_table(INDEX)?;
             txn.open_table(TOKENS)?;
         }
+        let keys = VaultKeys::derive(&data_key)?;
+        audit::init(&keys, &txn)?;
         txn.commit()?;
         store::end_creation(path);
-        let keys = VaultKeys::derive(&data_key)?;
         Ok((
             Self {
                 db,
                 keys,
+                data_key,
                 vault_id,
                 path: path.to_owned(),
             },
@@ -353,6 +363,7 @@ impl Vault {
         let (data_key, vault_id) = unlock(&master, &meta)?;
         Ok(Self {
             keys: VaultKeys::derive(&data_key)?,
+            data_key,
             db,
             vault_id,
             path: path.to_owned(),
@@ -377,11 +388,13 @@ impl Vault {
     }
 
     /// Stores a credential; replaces the one with the same (service, name),
-    /// keeping its id and `created_at`. Durable before it returns.
-    pub fn store_credential(&self, req: &StoreCredential) -> Result<Stored, VaultError> {
+    /// keeping its id and `created_at`. Durable (with its audit entry, made
+    /// by `via`) before it returns.
+    pub fn store_credential(&self, req: &StoreCredential, via: &str) -> Result<Stored, VaultError> {
         let idx = self.index_key(Kind::Credential, &[&req.service.id, &req.name])?;
         let key = self.keys.seal_key();
         let txn = begin_write(&self.db)?;
+        let mut head = audit::begin(&self.keys, &txn)?;
         let stored = {
             let mut index = txn.open_table(INDEX)?;
             let mut creds = txn.open_table(CREDENTIALS)?;
@@ -430,6 +443,15 @@ impl Vault {
                 sealed,
             }
         };
+        let action = if stored.replaced { "replace" } else { "store" };
+        let c = &stored.credential;
+        let event = Event::ok(action, format!("{}/{}", c.service, c.name), via);
+        let written = Written {
+            table: Table::Credentials,
+            id: c.id.as_u128(),
+            sealed: Some(&stored.sealed),
+        };
+        audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(stored)
     }
@@ -470,19 +492,25 @@ impl Vault {
         };
         for entry in table.iter()? {
             let (id, sealed) = entry?;
-            let opened: Opened<M> =
-                open_record(self.keys.seal_key(), kind, id.value(), sealed.value())?;
-            f(id.value(), opened.meta);
+            // One damaged record (altered, or copied under another id) must not
+            // hide the others: it is named in the log and by `audit --verify`.
+            match open_record::<M>(self.keys.seal_key(), kind, id.value(), sealed.value()) {
+                Ok(opened) => f(id.value(), opened.meta),
+                Err(e) => {
+                    tracing::error!("skipped a damaged record: {e} (run credvault audit --verify)")
+                }
+            }
         }
         Ok(())
     }
 
     /// Creates a named secret. An existing name is [`VaultError::SecretExists`]
     /// and changes nothing. Durable before it returns.
-    pub fn create_secret(&self, req: &CreateSecret) -> Result<Secret, VaultError> {
+    pub fn create_secret(&self, req: &CreateSecret, via: &str) -> Result<Secret, VaultError> {
         let idx = self.index_key(Kind::Secret, &[&req.name])?;
         let txn = begin_write(&self.db)?;
-        let created = {
+        let mut head = audit::begin(&self.keys, &txn)?;
+        let (created, sealed) = {
             let mut index = txn.open_table(INDEX)?;
             if index.get(idx.as_slice())?.is_some() {
                 return Err(VaultError::SecretExists(req.name.clone()));
@@ -507,8 +535,15 @@ impl Vault {
             )?;
             txn.open_table(SECRETS)?.insert(id, sealed.as_slice())?;
             index.insert(idx.as_slice(), id)?;
-            secret(id, record)
+            (secret(id, record), sealed)
         };
+        let event = Event::ok("secret_create", created.name.clone(), via);
+        let written = Written {
+            table: Table::Secrets,
+            id: created.id.as_u128(),
+            sealed: Some(&sealed),
+        };
+        audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(created)
     }

@@ -35,6 +35,8 @@ pub mod meta_key {
     pub const WRAPPED_KEY: &str = "wrapped_key";
     /// 16-byte vault id.
     pub const VAULT_ID: &str = "vault_id";
+    /// Sealed audit head: entry count and the keyed hash of the last entry.
+    pub const AUDIT_HEAD: &str = "audit_head";
 }
 
 /// How long a write waits for another process's transaction before `vault_busy`.
@@ -88,7 +90,8 @@ pub fn create_file(path: &Path) -> Result<bool, VaultError> {
     Ok(true)
 }
 
-fn sync_parent(path: &Path) -> Result<(), VaultError> {
+/// Fsyncs the directory holding `path` (after creating or renaming a file in it).
+pub fn sync_parent(path: &Path) -> Result<(), VaultError> {
     let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(d) => d,
         None => Path::new("."),

@@ -4,7 +4,8 @@
 use redb::{ReadableDatabase, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 
-use super::format::{Kind, Opened, open_record, seal_record};
+use super::audit::{self, Event, Table, Written};
+use super::format::{Kind, open_record, seal_record};
 use super::store::{TOKENS, begin_write};
 use super::{Vault, now};
 use crate::error::VaultError;
@@ -35,7 +36,11 @@ pub const TOKEN_PREFIX: &str = "cvt_";
 impl Vault {
     /// Creates a bearer token labelled `name`. The token is returned once and
     /// only its keyed hash is stored.
-    pub fn create_token(&self, name: &str) -> Result<(SecretString, TokenInfo), VaultError> {
+    pub fn create_token(
+        &self,
+        name: &str,
+        via: &str,
+    ) -> Result<(SecretString, TokenInfo), VaultError> {
         use base64::Engine;
         let mut raw = zeroize::Zeroizing::new([0u8; 32]);
         crate::crypto::random_bytes(raw.as_mut_slice())?;
@@ -57,8 +62,16 @@ impl Vault {
             None,
         )?;
         let txn = begin_write(&self.db)?;
+        let mut head = audit::begin(&self.keys, &txn)?;
         txn.open_table(TOKENS)?
             .insert(mac.as_slice(), sealed.as_slice())?;
+        let written = Written {
+            table: Table::Tokens,
+            id: token_record_id(&mac),
+            sealed: Some(&sealed),
+        };
+        let event = Event::ok("token_create", name, via);
+        audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok((token, token_info(&mac, record)))
     }
@@ -74,22 +87,27 @@ impl Vault {
     }
 
     /// Revokes every token whose id or name is `which`; returns how many.
-    pub fn revoke_token(&self, which: &str) -> Result<usize, VaultError> {
+    pub fn revoke_token(&self, which: &str, via: &str) -> Result<usize, VaultError> {
         let mut doomed = Vec::new();
         self.each_token(|mac, rec| {
             if token_info(mac, rec.clone()).id == which || rec.name == which {
-                doomed.push(*mac);
+                doomed.push((*mac, rec.name));
             }
         })?;
         if doomed.is_empty() {
             return Ok(0);
         }
         let txn = begin_write(&self.db)?;
-        {
-            let mut t = txn.open_table(TOKENS)?;
-            for mac in &doomed {
-                t.remove(mac.as_slice())?;
-            }
+        let mut head = audit::begin(&self.keys, &txn)?;
+        for (mac, name) in &doomed {
+            txn.open_table(TOKENS)?.remove(mac.as_slice())?;
+            let written = Written {
+                table: Table::Tokens,
+                id: token_record_id(mac),
+                sealed: None,
+            };
+            let event = Event::ok("token_revoke", name.clone(), via);
+            audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
         }
         txn.commit()?;
         Ok(doomed.len())
@@ -123,16 +141,27 @@ impl Vault {
                 .value()
                 .try_into()
                 .map_err(|_| VaultError::Corrupt("a token key has the wrong length".into()))?;
-            let opened: Opened<TokenRecord> = open_record(
+            match open_record::<TokenRecord>(
                 self.keys.seal_key(),
                 Kind::Token,
                 token_record_id(&mac),
                 v.value(),
-            )?;
-            f(&mac, opened.meta);
+            ) {
+                Ok(opened) => f(&mac, opened.meta),
+                // A damaged token record authenticates nobody; the others still work.
+                Err(e) => tracing::error!("skipped a damaged token record: {e}"),
+            }
         }
         Ok(())
     }
+}
+
+/// The record id of the token stored under table key `key`.
+pub(super) fn record_id_of(key: &[u8]) -> Result<u128, VaultError> {
+    let mac: [u8; 32] = key
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("a token key has the wrong length".into()))?;
+    Ok(token_record_id(&mac))
 }
 
 /// A token record is bound to its table key through this id.

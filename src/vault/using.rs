@@ -6,6 +6,7 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
+use super::audit::{self, Event, Table, Written};
 use super::format::{Kind, Opened, open_record, seal_record};
 use super::store::{CREDENTIALS, INDEX, SECRETS, begin_write};
 use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, now, secret};
@@ -25,6 +26,35 @@ impl UseStamp {
             n.copy_from_slice(head);
         }
         Self(n)
+    }
+}
+
+/// One use of a value, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub struct Use {
+    /// `call_api` or `exec`.
+    pub action: &'static str,
+    /// `service/name` or the secret's name.
+    pub subject: String,
+    /// `stdio`, `http:<token name>`, `cli`.
+    pub via: String,
+    /// The upstream status, an error code, or `started`.
+    pub outcome: String,
+    /// call_api: `METHOD host`; exec: the program's file name.
+    pub detail: Option<String>,
+    /// True when the value was sent (the record's `last_used_at` is set).
+    pub sent: bool,
+}
+
+impl Use {
+    fn event(&self) -> Event {
+        Event {
+            action: self.action,
+            subject: self.subject.clone(),
+            via: self.via.clone(),
+            outcome: self.outcome.clone(),
+            detail: self.detail.clone(),
+        }
     }
 }
 
@@ -104,55 +134,89 @@ impl Vault {
         Ok(out)
     }
 
-    /// Sets `last_used_at` of the credential `id` to now, durably, unless the
-    /// record was written since `stamp` was read (a new value has not been
-    /// used). Returns whether the record was touched.
-    pub fn touch_credential(&self, id: uuid::Uuid, stamp: UseStamp) -> Result<bool, VaultError> {
-        self.touch::<CredentialRecord>(CREDENTIALS, Kind::Credential, id.as_u128(), stamp, |m| {
-            m.last_used_at = Some(now())
-        })
-    }
-
-    /// Sets `last_used_at` of the secret `id` to now, durably (as above).
-    pub fn touch_secret(&self, id: uuid::Uuid, stamp: UseStamp) -> Result<bool, VaultError> {
-        self.touch::<SecretRecord>(SECRETS, Kind::Secret, id.as_u128(), stamp, |m| {
-            m.last_used_at = Some(now())
-        })
-    }
-
-    fn touch<M: serde::Serialize + serde::de::DeserializeOwned>(
+    /// Records a use of the credential `id`: an audit entry, and when the
+    /// value was sent, `last_used_at` = now — unless the record was written
+    /// since `stamp` was read (a new value has not been used). Durable; returns
+    /// whether `last_used_at` was set.
+    pub fn touch_credential(
         &self,
-        table: redb::TableDefinition<u128, &[u8]>,
-        kind: Kind,
+        id: uuid::Uuid,
+        stamp: UseStamp,
+        used: &Use,
+    ) -> Result<bool, VaultError> {
+        self.touch::<CredentialRecord>(Table::Credentials, id.as_u128(), stamp, used)
+    }
+
+    /// Records a use of the secret `id` (as above).
+    pub fn touch_secret(
+        &self,
+        id: uuid::Uuid,
+        stamp: UseStamp,
+        used: &Use,
+    ) -> Result<bool, VaultError> {
+        self.touch::<SecretRecord>(Table::Secrets, id.as_u128(), stamp, used)
+    }
+
+    fn touch<M: serde::Serialize + serde::de::DeserializeOwned + Stamped>(
+        &self,
+        which: Table,
         id: u128,
         stamp: UseStamp,
-        update: impl FnOnce(&mut M),
+        used: &Use,
     ) -> Result<bool, VaultError> {
+        let (table, kind) = match which {
+            Table::Secrets => (SECRETS, Kind::Secret),
+            _ => (CREDENTIALS, Kind::Credential),
+        };
         let key = self.keys.seal_key();
         let txn = begin_write(&self.db)?;
-        let touched = {
+        let mut head = audit::begin(&self.keys, &txn)?;
+        let resealed = {
             let mut records = txn.open_table(table)?;
-            let Some(sealed) = records.get(id)?.map(|g| g.value().to_vec()) else {
-                return Ok(false);
-            };
-            if UseStamp::of(&sealed) != stamp {
-                return Ok(false);
+            let current = records.get(id)?.map(|g| g.value().to_vec());
+            match current {
+                Some(sealed) if used.sent && UseStamp::of(&sealed) == stamp => {
+                    let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
+                    opened.meta.set_last_used(now());
+                    let resealed = seal_record(
+                        key,
+                        kind,
+                        id,
+                        &opened.meta,
+                        &opened.value,
+                        opened.attachment.as_ref(),
+                    )?;
+                    records.insert(id, resealed.as_slice())?;
+                    Some(resealed)
+                }
+                _ => None,
             }
-            let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
-            update(&mut opened.meta);
-            let resealed = seal_record(
-                key,
-                kind,
-                id,
-                &opened.meta,
-                &opened.value,
-                opened.attachment.as_ref(),
-            )?;
-            records.insert(id, resealed.as_slice())?;
-            true
         };
+        let written = resealed.as_deref().map(|sealed| Written {
+            table: which,
+            id,
+            sealed: Some(sealed),
+        });
+        audit::append(&self.keys, &txn, &mut head, &used.event(), written)?;
         txn.commit()?;
-        Ok(touched)
+        Ok(resealed.is_some())
+    }
+}
+
+/// Records with a `last_used_at`.
+trait Stamped {
+    fn set_last_used(&mut self, at: i64);
+}
+
+impl Stamped for CredentialRecord {
+    fn set_last_used(&mut self, at: i64) {
+        self.last_used_at = Some(at);
+    }
+}
+
+impl Stamped for SecretRecord {
+    fn set_last_used(&mut self, at: i64) {
+        self.last_used_at = Some(at);
     }
 }
 
@@ -168,8 +232,19 @@ mod tests {
         args.insert("service_id".into(), "openai".into());
         args.insert("credential_type".into(), "bearer".into());
         args.insert("credential_value".into(), value.into());
-        v.store_credential(&validate::store_credential(args).unwrap())
+        v.store_credential(&validate::store_credential(args).unwrap(), "test")
             .unwrap();
+    }
+
+    fn used() -> super::Use {
+        super::Use {
+            action: "call_api",
+            subject: "openai/default".into(),
+            via: "test".into(),
+            outcome: "200".into(),
+            detail: None,
+            sent: true,
+        }
     }
 
     #[test]
@@ -186,12 +261,12 @@ mod tests {
         let (c, _, stamp) = v.credential_for_use("openai", "default").unwrap().unwrap();
         store(&v, "sk-second-value");
         assert!(
-            !v.touch_credential(c.id, stamp).unwrap(),
+            !v.touch_credential(c.id, stamp, &used()).unwrap(),
             "the new value was not used"
         );
         assert_eq!(v.list_credentials(None).unwrap()[0].last_used_at, None);
         let (c, _, stamp) = v.credential_for_use("openai", "default").unwrap().unwrap();
-        assert!(v.touch_credential(c.id, stamp).unwrap());
+        assert!(v.touch_credential(c.id, stamp, &used()).unwrap());
         assert!(v.list_credentials(None).unwrap()[0].last_used_at.is_some());
     }
 }

@@ -240,6 +240,41 @@ pub fn outcome(r: CallToolResult) -> Outcome {
     }
 }
 
+/// `credvault serve --http 127.0.0.1:0` on `env` (optionally another password
+/// file); its base URL and the child, killed on drop.
+pub fn serve_http(env: &Env, pw: Option<&std::path::Path>) -> (String, Killed) {
+    use std::io::BufRead;
+    let mut cmd = env.cmd();
+    if let Some(p) = pw {
+        cmd.env("CREDVAULT_PASSWORD_FILE", p);
+    }
+    let mut child = cmd
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(url) = line.strip_prefix("credvault: listening on ") {
+            break url.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (base, Killed(child))
+}
+
+/// A child process killed when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// reqwest is built with `rustls-no-provider` (credvault hands it a ring-based
 /// config); plain test clients need the process-wide provider installed.
 pub fn install_tls_provider() {

@@ -20,8 +20,11 @@ fn fixture() -> PathBuf {
 
 fn store(v: &Vault, service: &str, name: &str, ty: &str, value: &str) {
     let args = json!({"service_id": service, "credential_type": ty, "credential_value": value, "name": name});
-    v.store_credential(&validate::store_credential(args.as_object().unwrap().clone()).unwrap())
-        .unwrap();
+    v.store_credential(
+        &validate::store_credential(args.as_object().unwrap().clone()).unwrap(),
+        "test",
+    )
+    .unwrap();
 }
 
 #[test]
@@ -43,9 +46,12 @@ fn regenerate_fixture() {
     store(&v, "openai", "primary", "bearer", "sk-fixture-openai-0001");
     store(&v, "custom.acme", "default", "api_key", "acme-fixture-0002");
     let secret = json!({"name": "FIXTURE_TOKEN", "provider": "github", "value": "ghp_fixture_0003_abcdefgh"});
-    v.create_secret(&validate::create_secret(secret.as_object().unwrap().clone()).unwrap())
-        .unwrap();
-    v.create_token("fixture").unwrap();
+    v.create_secret(
+        &validate::create_secret(secret.as_object().unwrap().clone()).unwrap(),
+        "test",
+    )
+    .unwrap();
+    v.create_token("fixture", "test").unwrap();
 }
 
 #[test]
@@ -86,8 +92,27 @@ fn a_format_1_vault_still_opens_lists_and_accepts_writes() {
         ("FIXTURE_TOKEN", "ghp_fi••••fgh")
     );
     assert_eq!(v.list_tokens().unwrap().len(), 1);
-    // Lookups through the keyed-hash index still find the old records.
+    // No trail yet: format 1 has none, and opening writes nothing.
+    assert!(v.audit_entries(None).unwrap().is_empty());
+    assert!(v.verify_audit().unwrap().problems.is_empty());
+    // Lookups through the keyed-hash index still find the old records; the
+    // first write migrates: one baseline entry per record, then the write.
     store(&v, "openai", "primary", "api_key", "sk-fixture-replaced");
+    let trail: Vec<(String, String)> = v
+        .audit_entries(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.subject))
+        .collect();
+    assert_eq!(trail.len(), 5, "{trail:?}");
+    assert_eq!(trail.iter().filter(|(a, _)| a == "baseline").count(), 4);
+    assert_eq!(
+        trail[4],
+        ("replace".to_owned(), "openai/primary".to_owned())
+    );
+    let report = v.verify_audit().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!((report.entries, report.records), (5, 4));
     assert_eq!(
         v.list_credentials(None).unwrap().len(),
         2,
@@ -95,8 +120,11 @@ fn a_format_1_vault_still_opens_lists_and_accepts_writes() {
     );
     let dup = json!({"name": "FIXTURE_TOKEN", "provider": "github", "value": "x"});
     assert!(
-        v.create_secret(&validate::create_secret(dup.as_object().unwrap().clone()).unwrap())
-            .is_err()
+        v.create_secret(
+            &validate::create_secret(dup.as_object().unwrap().clone()).unwrap(),
+            "test"
+        )
+        .is_err()
     );
     assert!(Vault::open(&env.vault, &SecretString::from("wrong")).is_err());
 }

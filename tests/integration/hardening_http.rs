@@ -112,7 +112,7 @@ async fn a_locked_vault_completes_the_http_handshake() {
         env.pw_file = env.with_password("not the password");
     });
     let m = h.mcp(ClientLifecycleMode::Initialize).await;
-    assert_eq!(m.list_all_tools().await.unwrap().len(), 5);
+    assert_eq!(m.list_all_tools().await.unwrap().len(), 8);
     let o = call(&m, "list_credentials", json!({})).await;
     assert!(o.is_error);
     assert_eq!(o.body["code"], 423, "{}", o.raw);

@@ -152,7 +152,7 @@ pub async fn call(
 }
 
 async fn all_three_tools(c: &rmcp::service::RunningService<rmcp::RoleClient, ()>, tag: &str) {
-    assert_eq!(c.list_all_tools().await.unwrap().len(), 5);
+    assert_eq!(c.list_all_tools().await.unwrap().len(), 8);
     let s = call(c, "store_credential", json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-http", "name": tag})).await;
     assert!(!s.is_error, "{}", s.raw);
     let l = call(c, "list_credentials", json!({})).await;
@@ -360,7 +360,7 @@ async fn legacy_sse_transport_serves_all_tools_without_cross_talk() {
     .await;
     assert_eq!(
         b.reply().await["result"]["tools"].as_array().unwrap().len(),
-        5
+        8
     );
     b.send(
         &h,

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit;
 mod badinput;
 mod call_api;
 mod cli;
@@ -15,6 +16,7 @@ mod hardening;
 mod hardening_http;
 mod http;
 mod leaks;
+mod lifecycle;
 mod multiproc;
 mod powercut;
 mod raw;

@@ -205,6 +205,7 @@ fn power_cut_at_every_sync_keeps_exactly_the_acknowledged_writes() {
                             .clone(),
                         )
                         .unwrap(),
+                        "test",
                     )
                     .unwrap();
                 Reply::Secret(s.name)
@@ -212,13 +213,13 @@ fn power_cut_at_every_sync_keeps_exactly_the_acknowledged_writes() {
             2 => {
                 let ty = if i % 8 == 2 { "bearer" } else { "api_key" };
                 Reply::Cred(
-                    v.store_credential(&store_req(&format!("c{}", i - 2), ty, i))
+                    v.store_credential(&store_req(&format!("c{}", i - 2), ty, i), "test")
                         .unwrap()
                         .credential,
                 )
             }
             _ => Reply::Cred(
-                v.store_credential(&store_req(&format!("c{i}"), "api_key", i))
+                v.store_credential(&store_req(&format!("c{i}"), "api_key", i), "test")
                     .unwrap()
                     .credential,
             ),

@@ -23,7 +23,10 @@ async fn lists_the_tools_with_schemas_and_annotations() {
         [
             "call_api",
             "create_secret",
+            "delete_credential",
+            "delete_secret",
             "list_credentials",
+            "list_secrets",
             "request_credential",
             "store_credential"
         ]
@@ -60,6 +63,22 @@ async fn lists_the_tools_with_schemas_and_annotations() {
             call.idempotent_hint
         ),
         (Some(false), Some(true), Some(false))
+    );
+    for name in ["delete_credential", "delete_secret"] {
+        let a = tool(&tools, name).annotations.clone().unwrap();
+        assert_eq!(
+            (a.destructive_hint, a.idempotent_hint, a.read_only_hint),
+            (Some(true), Some(true), Some(false)),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        tool(&tools, "list_secrets")
+            .annotations
+            .clone()
+            .unwrap()
+            .read_only_hint,
+        Some(true)
     );
     let entry = tool(&tools, "request_credential");
     assert_eq!(
@@ -492,7 +511,7 @@ async fn the_2026_stateless_lifecycle_works_over_stdio() {
         ProtocolVersion::V_2026_07_28
     );
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 5);
+    assert_eq!(tools.len(), 8);
     let r = client
         .call_tool(rmcp::model::CallToolRequestParams::new("store_credential").with_arguments(
             json!({"service_id": "groq", "credential_type": "bearer", "credential_value": "gsk"}).as_object().unwrap().clone(),
@@ -532,7 +551,7 @@ async fn negotiates_every_initialize_protocol_version() {
         .with_protocol_version(v.clone());
         let client = info.serve(transport).await.unwrap();
         assert_eq!(client.peer_info().unwrap().protocol_version, v);
-        assert_eq!(client.list_all_tools().await.unwrap().len(), 5);
+        assert_eq!(client.list_all_tools().await.unwrap().len(), 8);
         let _ = client.cancel().await;
     }
 }
@@ -543,7 +562,7 @@ async fn works_at_the_real_default_kdf_cost() {
     env.real_kdf = true;
     let c = env.client().await;
     // tools/list is served while the 256 MiB derivation runs; the call waits for it.
-    assert_eq!(c.service.list_all_tools().await.unwrap().len(), 5);
+    assert_eq!(c.service.list_all_tools().await.unwrap().len(), 8);
     c.ok(
         "store_credential",
         json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-real"}),

@@ -31,7 +31,7 @@ fn store(v: &Vault, service: &str, name: &str, value: &str) {
             .clone(),
     )
     .unwrap();
-    v.store_credential(&req).unwrap();
+    v.store_credential(&req, "test").unwrap();
 }
 
 fn raw_db(path: &Path) -> redb::Database {
@@ -77,25 +77,30 @@ fn setup() -> (Env, Vec<(u128, Vec<u8>)>) {
 fn every_flipped_byte_of_a_sealed_record_is_rejected() {
     let (env, recs) = setup();
     let (id, sealed) = &recs[0];
+    let shown = uuid::Uuid::from_u128(*id).to_string();
     for i in 0..sealed.len() {
         let mut bad = sealed.clone();
         bad[i] ^= 0x01;
         put(&env.vault, *id, &bad);
         let v = Vault::open(&env.vault, &pw()).unwrap();
-        match v.list_credentials(None) {
-            Err(VaultError::Corrupt(msg)) => assert!(!msg.contains("marker"), "{msg}"),
-            other => panic!("byte {i}: expected Corrupt, got {other:?}"),
-        }
+        // The damaged record is left out; the other is still listed...
+        let listed = v.list_credentials(None).unwrap();
+        assert_eq!(listed.len(), 1, "byte {i}");
+        assert_ne!(listed[0].id.as_u128(), *id, "byte {i}");
+        // ...and the audit check names it.
+        let problems = v.verify_audit().unwrap().problems;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.record.as_deref().is_some_and(|r| r.contains(&shown))),
+            "byte {i}: {problems:?}"
+        );
+        assert!(!format!("{problems:?}").contains("marker"));
     }
     put(&env.vault, *id, sealed);
-    assert_eq!(
-        Vault::open(&env.vault, &pw())
-            .unwrap()
-            .list_credentials(None)
-            .unwrap()
-            .len(),
-        2
-    );
+    let v = Vault::open(&env.vault, &pw()).unwrap();
+    assert_eq!(v.list_credentials(None).unwrap().len(), 2);
+    assert!(v.verify_audit().unwrap().problems.is_empty());
 }
 
 #[test]
@@ -106,14 +111,29 @@ fn a_record_moved_under_another_id_is_rejected() {
     put(&env.vault, *a, sealed_b);
     put(&env.vault, *b, sealed_a);
     let v = Vault::open(&env.vault, &pw()).unwrap();
-    let err = v.list_credentials(None).unwrap_err();
-    assert!(err.to_string().contains("another id"), "{err}");
-    // Through the CLI: a clear error, exit 1, nothing printed on stdout.
+    // Neither opens under the other's id: neither is listed, and the list still answers.
+    assert!(v.list_credentials(None).unwrap().is_empty());
+    drop(v);
+    // Through the CLI: the list answers, stderr names each damaged record.
     let o = env.run(&["list", "--json"], "");
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for id in [a, b] {
+        assert!(
+            err.contains(&uuid::Uuid::from_u128(*id).to_string()),
+            "{err}"
+        );
+    }
+    assert!(err.contains("another id"), "{err}");
+    assert!(!contains(&o.stderr, "marker") && !contains(&o.stdout, "marker"));
+    // audit --verify exits 1 naming them.
+    let o = env.run(&["audit", "--verify"], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(o.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("integrity"));
-    assert!(!contains(&o.stderr, "marker"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&uuid::Uuid::from_u128(*a).to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,7 +164,7 @@ fn swapped_index_entries_are_detected_on_lookup() {
             .clone(),
     )
     .unwrap();
-    let err = v.store_credential(&req).unwrap_err();
+    let err = v.store_credential(&req, "test").unwrap_err();
     assert!(matches!(err, VaultError::Corrupt(_)), "{err}");
     // Nothing was overwritten: both original records still open.
     assert_eq!(v.list_credentials(None).unwrap().len(), 2);

@@ -75,7 +75,7 @@ def text_of(result):
 
 async def exercise(session: ClientSession, tag: str):
     tools = await session.list_tools()
-    assert sorted(t.name for t in tools.tools) == ["call_api", "create_secret", "list_credentials", "request_credential", "store_credential"]
+    assert sorted(t.name for t in tools.tools) == ["call_api", "create_secret", "delete_credential", "delete_secret", "list_credentials", "list_secrets", "request_credential", "store_credential"]
     for t in tools.tools:
         assert t.output_schema and t.input_schema["type"] == "object"
 

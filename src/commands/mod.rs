@@ -16,6 +16,8 @@ use crate::secret::SecretString;
 use crate::validate;
 use crate::vault::Vault;
 
+mod lifecycle;
+
 /// Why a command failed; decides the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -74,7 +76,7 @@ impl From<ApiError> for CliError {
 }
 
 /// Settings resolved from flags and the environment.
-struct Settings {
+pub(crate) struct Settings {
     vault: PathBuf,
     kdf: KdfParams,
 }
@@ -113,6 +115,14 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     if let Command::Exec(args) = cli.command {
         return exec(&settings, args);
     }
+    if let Command::Audit {
+        json,
+        since,
+        verify,
+    } = cli.command
+    {
+        return lifecycle::audit(&settings, json, since, verify);
+    }
     run_command(&settings, cli.command).map(|()| crate::error::exit::OK)
 }
 
@@ -129,6 +139,22 @@ fn exec(s: &Settings, args: ExecArgs) -> Result<i32, CliError> {
 
 fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
     match command {
+        Command::Delete { target, id } => lifecycle::delete(settings, target, id),
+        Command::Passwd {
+            new_password_file,
+            rekdf,
+        } => lifecycle::passwd(settings, new_password_file, rekdf),
+        Command::Backup { path } => lifecycle::backup(settings, &path),
+        Command::Audit { .. } => Err(CliError::Usage("audit is run separately".into())),
+        Command::Secret(SecretCommand::List { json, provider }) => {
+            lifecycle::secret_list(settings, json, provider)
+        }
+        Command::Secret(SecretCommand::Delete { name }) => {
+            lifecycle::secret_delete(settings, &name)
+        }
+        Command::Secret(SecretCommand::Rotate { name }) => {
+            lifecycle::secret_rotate(settings, &name)
+        }
         Command::Init => init(settings),
         Command::Serve(args) => serve(settings, &args),
         Command::Token(cmd) => token(settings, cmd),
@@ -161,7 +187,7 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
                 Value::String(read_value("Credential value: ")?.take()),
             );
             let req = validate::store_credential(args)?;
-            let stored = settings.open()?.store_credential(&req)?;
+            let stored = settings.open()?.store_credential(&req, "cli")?;
             let c = &stored.credential;
             println!(
                 "{} {}/{} ({})",
@@ -185,7 +211,7 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
                 Value::String(read_value("Secret value: ")?.take()),
             );
             let req = validate::create_secret(args)?;
-            let s = settings.open()?.create_secret(&req)?;
+            let s = settings.open()?.create_secret(&req, "cli")?;
             println!("created {} {} ({})", s.name, s.masked_value, s.id);
             Ok(())
         }
@@ -193,7 +219,7 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
 }
 
 /// A value from the terminal (no echo) or, when piped, all of stdin.
-fn read_value(label: &str) -> Result<Taken, CliError> {
+pub(crate) fn read_value(label: &str) -> Result<Taken, CliError> {
     if std::io::stdin().is_terminal() {
         return Ok(Taken(password::ask(label)?));
     }
@@ -205,12 +231,12 @@ fn read_value(label: &str) -> Result<Taken, CliError> {
 }
 
 /// A secret about to be handed to the validator as a JSON string.
-struct Taken(SecretString);
+pub(crate) struct Taken(SecretString);
 
 impl Taken {
     /// The validator moves the string into a new [`SecretString`]; this copy is
     /// wiped when `self` drops.
-    fn take(self) -> String {
+    pub(crate) fn take(self) -> String {
         self.0.expose().to_owned()
     }
 }
@@ -268,7 +294,7 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.
-fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+pub(crate) fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
     let header = header.map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in rows {
@@ -292,7 +318,7 @@ fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
         TokenCommand::Create { name } => {
             let name = name.trim().to_owned();
             validate::check_name(&name).map_err(|m| CliError::Usage(format!("--name {m}")))?;
-            let (token, info) = vault.create_token(&name)?;
+            let (token, info) = vault.create_token(&name, "cli")?;
             eprintln!(
                 "created token {} ({}); it is shown once:",
                 info.id, info.name
@@ -307,7 +333,7 @@ fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
                 .collect();
             print_table(["ID", "NAME", "CREATED"], &rows);
         }
-        TokenCommand::Revoke { which } => match vault.revoke_token(&which)? {
+        TokenCommand::Revoke { which } => match vault.revoke_token(&which, "cli")? {
             0 => {
                 return Err(CliError::Other(format!(
                     "no token with id or name {which:?}"

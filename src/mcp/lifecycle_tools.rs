@@ -1,0 +1,432 @@
+//! delete_credential, list_secrets, delete_secret (DESIGN §10).
+//!
+//! A delete first asks the person, where the client supports form
+//! elicitation (a yes/no question naming what goes; form mode is allowed for a
+//! confirmation, never for a value): `elicitation/create` on 2025-11-25, an
+//! `InputRequiredResult` with a sealed `requestState` on 2026-07-28. Declined
+//! → 403 and nothing is deleted. Clients without form elicitation delete at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ElicitRequest, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationSchema, InputRequest, InputRequests, InputRequiredResult,
+    JsonObject, ProtocolVersion,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::tools::{CredVaultServer, ToolError, input_schema, log_outcome, rfc3339};
+use crate::error::ApiError;
+use crate::validate;
+use crate::vault::Selector;
+
+/// Arguments of `delete_credential`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DeleteCredentialInput {
+    /// Credential id (from list_credentials); or give service_id and name.
+    pub id: Option<String>,
+    /// Service of the credential.
+    #[schemars(length(min = 1, max = 71))]
+    pub service_id: Option<String>,
+    /// Label with service_id; default "default".
+    #[schemars(length(min = 1, max = 128))]
+    pub name: Option<String>,
+}
+
+/// Result of `delete_credential`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct DeleteCredentialOutput {
+    /// Always true.
+    pub deleted: bool,
+    /// Its id.
+    pub id: String,
+    /// Its service.
+    pub service: String,
+    /// Its label.
+    pub name: String,
+}
+
+/// Arguments of `list_secrets`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ListSecretsInput {
+    /// Only secrets of this provider.
+    pub provider: Option<String>,
+}
+
+/// One secret's metadata.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SecretItem {
+    /// Secret id (UUID).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its provider.
+    pub provider: String,
+    /// At most 3/8 of the value around "••••".
+    pub masked_value: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC.
+    pub updated_at: String,
+    /// RFC 3339 UTC of last use (exec), or null.
+    pub last_used_at: Option<String>,
+}
+
+/// Result of `list_secrets`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListSecretsOutput {
+    /// Oldest first.
+    pub secrets: Vec<SecretItem>,
+}
+
+/// Arguments of `delete_secret`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DeleteSecretInput {
+    /// The secret's name.
+    pub name: String,
+}
+
+/// Result of `delete_secret`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct DeleteSecretOutput {
+    /// Always true.
+    pub deleted: bool,
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl From<&crate::vault::Secret> for SecretItem {
+    fn from(s: &crate::vault::Secret) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            provider: s.provider.clone(),
+            masked_value: s.masked_value.clone(),
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+            last_used_at: s.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+fn output_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_output::<T>()
+}
+
+fn complete<T: Serialize>(out: &T) -> Result<CallToolResponse, ToolError> {
+    let value = serde_json::to_value(out)
+        .map_err(|_| ApiError::new(500, "internal_error", "could not encode the result"))?;
+    Ok(CallToolResult::structured(value).into())
+}
+
+fn not_found(what: String) -> ToolError {
+    ApiError::new(404, "not_found_error", what).into()
+}
+
+fn declined() -> ToolError {
+    ApiError::new(403, "forbidden", "the user declined: nothing was deleted").into()
+}
+
+/// The key of the confirmation in an `InputRequiredResult`.
+const CONFIRM_KEY: &str = "confirm";
+/// How long a 2026-07-28 confirmation may take.
+const CONFIRM_TTL: Duration = Duration::from_secs(600);
+
+/// What the confirmation step decided.
+enum Confirmation {
+    /// Go ahead.
+    Yes,
+    /// Ask first (2026-07-28): return this.
+    Ask(CallToolResponse),
+}
+
+fn question(message: &str) -> Result<ElicitRequestParams, ToolError> {
+    let schema = ElicitationSchema::builder()
+        .required_bool_with(CONFIRM_KEY, |b| {
+            b.title("Delete")
+                .description(message.to_owned())
+                .with_default(false)
+        })
+        .build()
+        .map_err(|e| ApiError::new(500, "internal_error", format!("confirmation form: {e}")))?;
+    Ok(ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: message.to_owned(),
+        requested_schema: schema,
+    })
+}
+
+fn yes(r: &ElicitResult) -> bool {
+    r.action == ElicitationAction::Accept
+        && r.content
+            .as_ref()
+            .and_then(|c| c.get("confirm"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+}
+
+fn binding(tool: &str, args: &JsonObject) -> Vec<u8> {
+    let mut ad = format!("credvault {tool}\0").into_bytes();
+    ad.extend_from_slice(
+        serde_json::Value::Object(args.clone())
+            .to_string()
+            .as_bytes(),
+    );
+    ad
+}
+
+#[tool_router(router = lifecycle_router, vis = "pub(super)")]
+impl CredVaultServer {
+    /// Delete a stored credential, by id or by service_id + name. Clients with form elicitation
+    /// ask the user first (declined: 403, nothing deleted). 404 if there is none.
+    #[tool(
+        input_schema = input_schema::<DeleteCredentialInput>(),
+        output_schema = output_schema::<DeleteCredentialOutput>(),
+        annotations(title = "Delete credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn delete_credential(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.delete_cred(args, state, responses, &ctx).await;
+        log_outcome("delete_credential", started, &r);
+        r
+    }
+
+    /// List named secrets (metadata and masked value only, never values), oldest first.
+    #[tool(
+        input_schema = input_schema::<ListSecretsInput>(),
+        annotations(title = "List secrets", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_secrets(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<ListSecretsOutput>, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.secrets(args).await;
+        log_outcome("list_secrets", started, &r);
+        r
+    }
+
+    /// Delete a named secret. Clients with form elicitation ask the user first (declined: 403).
+    #[tool(
+        input_schema = input_schema::<DeleteSecretInput>(),
+        output_schema = output_schema::<DeleteSecretOutput>(),
+        annotations(title = "Delete secret", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn delete_secret(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let started = std::time::Instant::now();
+        let r = self.delete_sec(args, state, responses, &ctx).await;
+        log_outcome("delete_secret", started, &r);
+        r
+    }
+}
+
+impl CredVaultServer {
+    async fn delete_cred(
+        &self,
+        args: JsonObject,
+        state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let bound = binding("delete_credential", &args);
+        let which = validate::delete_credential(args)?;
+        self.vault.settled().await;
+        let lookup = which.clone();
+        let found = self
+            .vault
+            .run(move |v| {
+                Ok(v.list_credentials(None)?
+                    .into_iter()
+                    .find(|c| match &lookup {
+                        Selector::Id(id) => c.id == *id,
+                        Selector::Name { service, name } => {
+                            c.service == *service && c.name == *name
+                        }
+                    }))
+            })
+            .await?;
+        let Some(c) = found else {
+            return Err(not_found(match &which {
+                Selector::Id(id) => {
+                    format!("no credential with id {id} (list_credentials shows what exists)")
+                }
+                Selector::Name { service, name } => {
+                    format!("no credential {service}/{name} (list_credentials shows what exists)")
+                }
+            }));
+        };
+        let message = format!(
+            "Delete the {} credential \"{}\" ({}/{}) from credvault? This cannot be undone.",
+            c.service_name, c.name, c.service, c.name
+        );
+        if let Confirmation::Ask(r) = self
+            .confirm(ctx, &message, &bound, state, responses)
+            .await?
+        {
+            return Ok(r);
+        }
+        let via = self.via(ctx);
+        let target = Selector::Id(c.id);
+        let deleted = self
+            .vault
+            .run(move |v| v.delete_credential(&target, &via))
+            .await?
+            .ok_or_else(|| {
+                not_found(format!(
+                    "credential {}/{} is already gone",
+                    c.service, c.name
+                ))
+            })?;
+        complete(&DeleteCredentialOutput {
+            deleted: true,
+            id: deleted.id.to_string(),
+            service: deleted.service.unwrap_or(c.service),
+            name: c.name,
+        })
+    }
+
+    async fn secrets(&self, args: JsonObject) -> Result<Json<ListSecretsOutput>, ToolError> {
+        let provider = validate::list_secrets(args)?;
+        self.vault.settled().await;
+        let all = self.vault.run(|v| v.list_secrets()).await?;
+        Ok(Json(ListSecretsOutput {
+            secrets: all
+                .iter()
+                .filter(|s| provider.as_ref().is_none_or(|p| s.provider == *p))
+                .map(SecretItem::from)
+                .collect(),
+        }))
+    }
+
+    async fn delete_sec(
+        &self,
+        args: JsonObject,
+        state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let bound = binding("delete_secret", &args);
+        let name = validate::secret_name(args)?;
+        let lookup = name.clone();
+        let found = self
+            .vault
+            .run(move |v| Ok(v.list_secrets()?.into_iter().find(|s| s.name == lookup)))
+            .await?;
+        let Some(s) = found else {
+            return Err(not_found(format!(
+                "no secret named {name} (list_secrets shows what exists)"
+            )));
+        };
+        let message = format!(
+            "Delete the secret {} ({}, {}) from credvault? This cannot be undone.",
+            s.name, s.provider, s.masked_value
+        );
+        if let Confirmation::Ask(r) = self
+            .confirm(ctx, &message, &bound, state, responses)
+            .await?
+        {
+            return Ok(r);
+        }
+        let via = self.via(ctx);
+        let deleted = self
+            .vault
+            .run(move |v| v.delete_secret(&name, &via))
+            .await?
+            .ok_or_else(|| not_found(format!("secret {} is already gone", s.name)))?;
+        complete(&DeleteSecretOutput {
+            deleted: true,
+            id: deleted.id.to_string(),
+            name: deleted.name,
+        })
+    }
+
+    /// Asks the person to confirm `message` where the client supports form
+    /// elicitation; `Err(403)` when they decline.
+    async fn confirm(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        message: &str,
+        bound: &[u8],
+        state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+    ) -> Result<Confirmation, ToolError> {
+        let Some(e) = ctx.client_capabilities().and_then(|c| c.elicitation) else {
+            return Ok(Confirmation::Yes);
+        };
+        // An empty elicitation capability means form mode (2025-06-18 style).
+        if e.form.is_none() && e.url.is_some() {
+            return Ok(Confirmation::Yes);
+        }
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        if !modern {
+            return match ctx.peer.create_elicitation(question(message)?).await {
+                Ok(r) if yes(&r) => Ok(Confirmation::Yes),
+                Ok(_) => Err(declined()),
+                Err(e) => Err(ApiError::new(
+                    403,
+                    "forbidden",
+                    format!("could not ask the user to confirm ({e}): nothing was deleted"),
+                )
+                .into()),
+            };
+        }
+        let desk = self.vault.entry();
+        let ask = || -> Result<Confirmation, ToolError> {
+            let mut requests = InputRequests::new();
+            requests.insert(
+                CONFIRM_KEY.to_owned(),
+                InputRequest::Elicitation(ElicitRequest::new(question(message)?)),
+            );
+            let sealed = desk.seal_state(b"confirm", bound, CONFIRM_TTL);
+            Ok(Confirmation::Ask(
+                InputRequiredResult::new(Some(requests), Some(sealed)).into(),
+            ))
+        };
+        let Some(state) = state else {
+            return ask();
+        };
+        if desk.open_state_bytes(&state, bound).as_deref() != Some(b"confirm".as_slice()) {
+            return Err(ApiError::bad_request(
+                "requestState is not one this server issued for these arguments (or it expired): call again without it",
+            )
+            .into());
+        }
+        let answer = responses
+            .as_ref()
+            .and_then(|r| r.get(CONFIRM_KEY))
+            .and_then(|v| ElicitResult::deserialize(v).ok());
+        match answer {
+            Some(r) if yes(&r) => Ok(Confirmation::Yes),
+            Some(_) => Err(declined()),
+            None => ask(),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Arguments of the lifecycle tools (DESIGN §10): delete_credential,
+//! list_secrets, delete_secret.
+
+use serde_json::{Map, Value};
+
+use super::{Fields, is_env_name, is_provider, label, service};
+use crate::error::ApiError;
+use crate::vault::Selector;
+
+/// `delete_credential {id?, service_id?, name?}`: an id, or a service and a
+/// label (default "default"), not both.
+pub fn delete_credential(args: Map<String, Value>) -> Result<Selector, ApiError> {
+    let mut f = Fields::new(args, &["id", "service_id", "name"]);
+    let id = f.string("id", false);
+    let has_name = f.obj.get("name").is_some_and(|v| !v.is_null());
+    let raw = f.string("service_id", false);
+    let svc = service(&mut f, "service_id", raw.clone());
+    let name = label(&mut f);
+    let parsed_id = id.as_deref().map(uuid::Uuid::parse_str);
+    if let Some(Err(_)) = parsed_id {
+        f.push(
+            "id",
+            "value_error",
+            "must be a credential id (UUID) as list_credentials shows it",
+        );
+    }
+    match (&id, &raw) {
+        (None, None) => f.push(
+            "service_id",
+            "missing",
+            "give id, or service_id (and name) of the credential to delete",
+        ),
+        (Some(_), Some(_)) => f.push(
+            "service_id",
+            "value_error",
+            "give id, or service_id and name, not both",
+        ),
+        (Some(_), None) if has_name => f.push(
+            "name",
+            "value_error",
+            "name selects with service_id; with id, leave it out",
+        ),
+        _ => {}
+    }
+    f.finish()?;
+    match (parsed_id, svc, name) {
+        (Some(Ok(id)), _, _) => Ok(Selector::Id(id)),
+        (None, Some((_, s)), Some(name)) => Ok(Selector::Name {
+            service: s.id,
+            name,
+        }),
+        _ => Err(ApiError::bad_request("invalid arguments")),
+    }
+}
+
+/// `list_secrets {provider?}`: the provider filter, lower-cased.
+pub fn list_secrets(args: Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let mut f = Fields::new(args, &["provider"]);
+    let provider = f.string("provider", false).map(|p| p.to_lowercase());
+    if let Some(p) = &provider
+        && !is_provider(p)
+    {
+        f.push(
+            "provider",
+            "value_error",
+            "must be a catalog id or a lower-case slug ([a-z0-9][a-z0-9._-]{0,63})",
+        );
+    }
+    f.finish()?;
+    Ok(provider)
+}
+
+/// `delete_secret {name}`.
+pub fn secret_name(args: Map<String, Value>) -> Result<String, ApiError> {
+    let mut f = Fields::new(args, &["name"]);
+    let name = f.string("name", true);
+    if let Some(n) = &name
+        && !is_env_name(n)
+    {
+        f.push(
+            "name",
+            "value_error",
+            "must be a secret name like OPENAI_API_KEY (^[A-Za-z_][A-Za-z0-9_]{0,127}$)",
+        );
+    }
+    f.finish()?;
+    name.ok_or_else(|| ApiError::bad_request("invalid arguments"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn delete_selects_by_id_or_names() {
+        let id = uuid::Uuid::new_v4();
+        assert!(matches!(
+            delete_credential(obj(json!({"id": id.to_string()}))),
+            Ok(Selector::Id(got)) if got == id
+        ));
+        assert!(matches!(
+            delete_credential(obj(json!({"service_id": "OpenAI"}))),
+            Ok(Selector::Name { service, name }) if service == "openai" && name == "default"
+        ));
+        for bad in [
+            json!({}),
+            json!({"id": "nope"}),
+            json!({"id": id.to_string(), "service_id": "openai"}),
+            json!({"id": id.to_string(), "name": "x"}),
+            json!({"service_id": "nope"}),
+            json!({"service_id": "openai", "extra": 1}),
+        ] {
+            let e = delete_credential(obj(bad.clone())).unwrap_err();
+            assert_eq!(e.code, 422, "{bad}");
+        }
+    }
+
+    #[test]
+    fn secret_names_and_providers() {
+        assert_eq!(
+            secret_name(obj(json!({"name": " GH_TOKEN "}))).ok(),
+            Some("GH_TOKEN".into())
+        );
+        assert_eq!(
+            secret_name(obj(json!({"name": "a-b"}))).unwrap_err().code,
+            422
+        );
+        assert_eq!(
+            list_secrets(obj(json!({"provider": "OpenAI"}))).ok(),
+            Some(Some("openai".into()))
+        );
+        assert_eq!(
+            list_secrets(obj(json!({"provider": "no spaces"})))
+                .unwrap_err()
+                .code,
+            422
+        );
+    }
+}

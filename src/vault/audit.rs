@@ -1,0 +1,386 @@
+//! The audit trail (DESIGN §10): every state change and every use appends one
+//! entry, in the same write transaction as the change.
+//!
+//! * Entries live in table `audit` (seq → sealed entry), sealed like records
+//!   (kind [`Kind::Audit`], id = seq): names are secret too, and an entry moved
+//!   to another seq fails to open.
+//! * Each entry carries `prev`, the keyed hash (audit subkey) of the sealed
+//!   bytes of the entry before it; the head — entry count and the hash of the
+//!   last entry — is sealed in `meta` under `audit_head`. Removing, altering or
+//!   reordering entries, or cutting the tail, breaks the chain or the head.
+//! * An entry that wrote or deleted a record carries a keyed hash of the sealed
+//!   record as written (or "deleted"). [`Vault::verify_audit`] compares the
+//!   live tables with the last such hash per record: a replayed older record,
+//!   a record deleted or planted outside credvault, and a missing or dangling
+//!   index entry are each reported, naming the record.
+//! * A format-1 vault (no trail) gets one `baseline` entry per existing record
+//!   in the transaction of its first write, which also sets format 2.
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::format::{FORMAT_VERSION, Kind, Opened, open_record, seal_record};
+use super::store::{CREDENTIALS, META, SECRETS, TOKENS, meta_key};
+use super::{CredentialRecord, SecretRecord, Vault, now};
+use crate::crypto::keys::VaultKeys;
+use crate::crypto::seal;
+use crate::error::VaultError;
+use crate::secret::SecretString;
+
+/// `audit`: sequence number (from 1) → sealed entry.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+/// Which table a record lives in, as named in the trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    /// `credentials`.
+    Credentials,
+    /// `secrets`.
+    Secrets,
+    /// `tokens` (id: the first 16 bytes of the token's keyed hash).
+    Tokens,
+}
+
+/// The record an entry wrote or deleted, and the keyed hash of what it wrote.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordRef {
+    /// Its table.
+    pub table: Table,
+    /// Its id (UUID for credentials and secrets, 32 hex digits for tokens).
+    pub id: String,
+    /// Hex keyed hash of the sealed record as written; `None` when deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+/// One entry as sealed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    /// Position in the trail, from 1.
+    pub seq: u64,
+    /// Unix seconds.
+    pub at: i64,
+    /// store, replace, delete, secret_create, secret_rotate, secret_delete,
+    /// call_api, exec, token_create, token_revoke, passwd, backup, baseline.
+    pub action: String,
+    /// `service/name`, a secret's name, a token's name, or empty.
+    pub subject: String,
+    /// `stdio`, `http:<token name>`, `cli`.
+    pub via: String,
+    /// `ok`, an HTTP status, an error code.
+    pub outcome: String,
+    /// call_api: `METHOD host`; exec: the program's file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The record written or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordRef>,
+    /// Hex keyed hash of the previous sealed entry (zeros for the first).
+    pub prev: String,
+}
+
+/// What a change appends (the vault fills in seq, time and chain).
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// See [`Entry::action`].
+    pub action: &'static str,
+    /// See [`Entry::subject`].
+    pub subject: String,
+    /// See [`Entry::via`].
+    pub via: String,
+    /// See [`Entry::outcome`].
+    pub outcome: String,
+    /// See [`Entry::detail`].
+    pub detail: Option<String>,
+}
+
+impl Event {
+    /// A successful `action` on `subject` by `via`.
+    pub fn ok(action: &'static str, subject: impl Into<String>, via: &str) -> Self {
+        Self {
+            action,
+            subject: subject.into(),
+            via: via.to_owned(),
+            outcome: "ok".into(),
+            detail: None,
+        }
+    }
+}
+
+/// A record written (`Some(sealed)`) or deleted (`None`) by an event.
+pub struct Written<'a> {
+    /// Its table.
+    pub table: Table,
+    /// Its id.
+    pub id: u128,
+    /// The sealed bytes written; `None` for a deletion.
+    pub sealed: Option<&'a [u8]>,
+}
+
+/// The trail's head inside a write transaction.
+pub struct Head {
+    pub(super) count: u64,
+    pub(super) last: [u8; 32],
+}
+
+pub(super) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn table_key(t: Table) -> &'static [u8] {
+    match t {
+        Table::Credentials => b"credentials",
+        Table::Secrets => b"secrets",
+        Table::Tokens => b"tokens",
+    }
+}
+
+/// The id as the trail writes it.
+pub fn id_text(table: Table, id: u128) -> String {
+    match table {
+        Table::Tokens => format!("{id:032x}"),
+        _ => uuid::Uuid::from_u128(id).to_string(),
+    }
+}
+
+pub(super) fn record_mac(
+    keys: &VaultKeys,
+    table: Table,
+    id: u128,
+    sealed: &[u8],
+) -> Result<String, VaultError> {
+    Ok(hex(&keys.audit_mac(&[
+        b"record",
+        table_key(table),
+        &id.to_be_bytes(),
+        sealed,
+    ])?))
+}
+
+pub(super) fn entry_mac(keys: &VaultKeys, sealed: &[u8]) -> Result<[u8; 32], VaultError> {
+    Ok(keys.audit_mac(&[b"entry", sealed])?)
+}
+
+fn seal_head(keys: &VaultKeys, h: &Head) -> Result<Vec<u8>, VaultError> {
+    let mut plain = Vec::with_capacity(8 + 8 + 32);
+    plain.extend_from_slice(b"cvhead01");
+    plain.extend_from_slice(&h.count.to_le_bytes());
+    plain.extend_from_slice(&h.last);
+    Ok(seal::seal(keys.seal_key(), &plain)?)
+}
+
+pub(super) fn open_head(keys: &VaultKeys, sealed: &[u8]) -> Result<Head, VaultError> {
+    let bad = || VaultError::Corrupt("the audit head is altered or foreign".into());
+    let plain = seal::open(keys.seal_key(), sealed).map_err(|_| bad())?;
+    if plain.len() != 48 || &plain[..8] != b"cvhead01" {
+        return Err(bad());
+    }
+    let mut count = [0u8; 8];
+    count.copy_from_slice(&plain[8..16]);
+    let mut last = [0u8; 32];
+    last.copy_from_slice(&plain[16..48]);
+    Ok(Head {
+        count: u64::from_le_bytes(count),
+        last,
+    })
+}
+
+fn format_of(txn: &WriteTransaction) -> Result<u32, VaultError> {
+    let meta = txn.open_table(META)?;
+    let v = meta
+        .get(meta_key::FORMAT)?
+        .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
+    let b: [u8; 4] = v
+        .value()
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("format version length".into()))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// Writes an empty trail (a new vault).
+pub(super) fn init(keys: &VaultKeys, txn: &WriteTransaction) -> Result<(), VaultError> {
+    txn.open_table(AUDIT)?;
+    let head = seal_head(
+        keys,
+        &Head {
+            count: 0,
+            last: [0; 32],
+        },
+    )?;
+    txn.open_table(META)?
+        .insert(meta_key::AUDIT_HEAD, head.as_slice())?;
+    Ok(())
+}
+
+/// The head, at the start of a write transaction. A format-1 vault is
+/// migrated here: one `baseline` entry per existing record, format set to 2.
+pub(super) fn begin(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Head, VaultError> {
+    let stored = txn
+        .open_table(META)?
+        .get(meta_key::AUDIT_HEAD)?
+        .map(|g| g.value().to_vec());
+    if let Some(sealed) = stored {
+        return open_head(keys, &sealed);
+    }
+    if format_of(txn)? >= 2 {
+        return Err(VaultError::Corrupt(
+            "the audit head is missing (format 2 vaults always have one)".into(),
+        ));
+    }
+    let mut head = Head {
+        count: 0,
+        last: [0; 32],
+    };
+    for (table, id, subject, sealed) in baseline(keys, txn)? {
+        let written = Written {
+            table,
+            id,
+            sealed: Some(&sealed),
+        };
+        let event = Event::ok("baseline", subject, "migration");
+        append(keys, txn, &mut head, &event, Some(written))?;
+    }
+    txn.open_table(META)?
+        .insert(meta_key::FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+    Ok(head)
+}
+
+type Baseline = Vec<(Table, u128, String, Vec<u8>)>;
+
+fn baseline(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Baseline, VaultError> {
+    let key = keys.seal_key();
+    let mut out = Vec::new();
+    for entry in txn.open_table(CREDENTIALS)?.iter()? {
+        let (id, sealed) = entry?;
+        let (id, sealed) = (id.value(), sealed.value().to_vec());
+        let subject = open_record::<CredentialRecord>(key, Kind::Credential, id, &sealed)
+            .map(|o| format!("{}/{}", o.meta.service, o.meta.name))
+            .unwrap_or_default();
+        out.push((Table::Credentials, id, subject, sealed));
+    }
+    for entry in txn.open_table(SECRETS)?.iter()? {
+        let (id, sealed) = entry?;
+        let (id, sealed) = (id.value(), sealed.value().to_vec());
+        let subject = open_record::<SecretRecord>(key, Kind::Secret, id, &sealed)
+            .map(|o| o.meta.name)
+            .unwrap_or_default();
+        out.push((Table::Secrets, id, subject, sealed));
+    }
+    for entry in txn.open_table(TOKENS)?.iter()? {
+        let (mac, sealed) = entry?;
+        let id = super::tokens::record_id_of(mac.value())?;
+        out.push((Table::Tokens, id, String::new(), sealed.value().to_vec()));
+    }
+    Ok(out)
+}
+
+/// Appends `event` (and the record it wrote) to the trail and moves the head.
+pub(super) fn append(
+    keys: &VaultKeys,
+    txn: &WriteTransaction,
+    head: &mut Head,
+    event: &Event,
+    written: Option<Written<'_>>,
+) -> Result<(), VaultError> {
+    let record = match written {
+        Some(w) => Some(RecordRef {
+            table: w.table,
+            id: id_text(w.table, w.id),
+            mac: match w.sealed {
+                Some(s) => Some(record_mac(keys, w.table, w.id, s)?),
+                None => None,
+            },
+        }),
+        None => None,
+    };
+    let seq = head.count + 1;
+    let entry = Entry {
+        seq,
+        at: now(),
+        action: event.action.to_owned(),
+        subject: event.subject.clone(),
+        via: event.via.clone(),
+        outcome: event.outcome.clone(),
+        detail: event.detail.clone(),
+        record,
+        prev: hex(&head.last),
+    };
+    let sealed = seal_record(
+        keys.seal_key(),
+        Kind::Audit,
+        u128::from(seq),
+        &entry,
+        &SecretString::default(),
+        None,
+    )?;
+    txn.open_table(AUDIT)?.insert(seq, sealed.as_slice())?;
+    head.count = seq;
+    head.last = entry_mac(keys, &sealed)?;
+    let sealed_head = seal_head(keys, head)?;
+    txn.open_table(META)?
+        .insert(meta_key::AUDIT_HEAD, sealed_head.as_slice())?;
+    Ok(())
+}
+
+/// One thing `audit --verify` found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The entry concerned, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    /// The record concerned (`credentials 9f…` and its name when known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// Result of [`Vault::verify_audit`].
+#[derive(Debug, Default, Serialize)]
+pub struct Verification {
+    /// Entries read.
+    pub entries: u64,
+    /// Live records checked against the trail.
+    pub records: u64,
+    /// Everything found wrong, chain problems first.
+    pub problems: Vec<Problem>,
+}
+
+impl Vault {
+    /// The trail, oldest first (entries at or after `since`, Unix seconds).
+    /// An entry that does not open is an error naming it.
+    pub fn audit_entries(&self, since: Option<i64>) -> Result<Vec<Entry>, VaultError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(AUDIT) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (seq, sealed) = row?;
+            let opened: Opened<Entry> = open_record(
+                self.keys.seal_key(),
+                Kind::Audit,
+                u128::from(seq.value()),
+                sealed.value(),
+            )
+            .map_err(|_| {
+                VaultError::Corrupt(format!(
+                    "audit entry #{} is altered or misplaced (run credvault audit --verify)",
+                    seq.value()
+                ))
+            })?;
+            if since.is_none_or(|t| opened.meta.at >= t) {
+                out.push(opened.meta);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks the chain, the head, and the live records against the trail.
+    pub fn verify_audit(&self) -> Result<Verification, VaultError> {
+        super::verify::run(self)
+    }
+}
