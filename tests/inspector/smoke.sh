@@ -13,7 +13,7 @@ INSPECT="$CACHE/node_modules/.bin/mcp-inspector"
 WORK=$(mktemp -d)
 export CREDVAULT_PATH=$WORK/vault.redb CREDVAULT_PASSWORD_FILE=$WORK/password
 export CREDVAULT_KDF_MEMORY_MIB=8 CREDVAULT_KDF_ITERATIONS=1
-printf 'inspector password\n' > "$CREDVAULT_PASSWORD_FILE"
+(umask 077; printf 'inspector password\n' > "$CREDVAULT_PASSWORD_FILE")
 "$BIN" init >/dev/null
 TOKEN=$("$BIN" token create --name inspector 2>/dev/null)
 RUST_LOG=credvault=info "$BIN" serve --http 127.0.0.1:0 2> "$WORK/server.log" &
