@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::{CliError, Settings, print_table, read_value};
+use super::{CliError, Settings, emit, print_table, read_value};
 use crate::error::{ApiError, VaultError, exit};
 use crate::mcp::{SecretItem, rfc3339};
 use crate::password;
@@ -262,10 +262,7 @@ pub(super) fn audit(
     let entries = vault.audit_entries(since)?;
     if as_json {
         for e in &entries {
-            println!(
-                "{}",
-                serde_json::to_string(&entry_json(e)).unwrap_or_default()
-            );
+            emit(&serde_json::to_string(&entry_json(e)).unwrap_or_default());
         }
         return Ok(exit::OK);
     }

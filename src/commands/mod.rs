@@ -308,7 +308,19 @@ pub(crate) fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        emit(line.join("  ").trim_end());
+    }
+}
+
+/// Prints one line on stdout. A reader that went away (`credvault audit | head`)
+/// ends the command quietly instead of a broken-pipe panic.
+pub(crate) fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(exit::OK);
     }
 }
 

@@ -78,6 +78,24 @@ async fn every_action_leaves_exactly_one_entry() {
             .await
             .unwrap();
         assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+        // And over MCP (Streamable HTTP): the same token names the change.
+        let t = rmcp::transport::StreamableHttpClientTransport::from_config(
+            rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+                format!("{base}/mcp"),
+            )
+            .auth_header(token.clone()),
+        );
+        let m = rmcp::serve_client_with_lifecycle((), t, rmcp::ClientLifecycleMode::Initialize)
+            .await
+            .unwrap();
+        let o = crate::http::call(
+            &m,
+            "create_secret",
+            json!({"name": "HTTP_SECRET", "provider": "openai", "value": value("mcp")}),
+        )
+        .await;
+        assert!(!o.is_error, "{}", o.raw);
+        let _ = m.cancel().await;
     }
 
     ok(&env.run(&["exec", "--secret", "AUDIT_SECRET", "--", "true"], ""));
@@ -108,6 +126,7 @@ async fn every_action_leaves_exactly_one_entry() {
         ("call_api", "custom.acme/default", "stdio", "403 forbidden"),
         ("delete", "custom.acme/default", "stdio", "ok"),
         ("store", "openai/http", "http:laptop", "ok"),
+        ("secret_create", "HTTP_SECRET", "http:laptop", "ok"),
         ("exec", "AUDIT_SECRET", "cli", "started"),
         ("secret_rotate", "AUDIT_SECRET", "cli", "ok"),
         ("secret_delete", "AUDIT_SECRET", "cli", "ok"),
@@ -124,7 +143,7 @@ async fn every_action_leaves_exactly_one_entry() {
     assert_eq!(entries[4]["detail"], format!("GET {}", up.host()));
     assert_eq!(entries[5]["detail"], "POST elsewhere.example");
     assert_eq!(
-        entries[8]["detail"], "true",
+        entries[9]["detail"], "true",
         "exec: the program's file name only"
     );
     assert!(
@@ -144,7 +163,7 @@ async fn every_action_leaves_exactly_one_entry() {
         ok(&env.run(&["audit", "--json", "--since", "2999-01-01T00:00:00Z"], "")),
         ""
     );
-    assert!(ok(&env.run(&["audit", "--verify"], "")).starts_with("ok: 14 entries"));
+    assert!(ok(&env.run(&["audit", "--verify"], "")).starts_with("ok: 15 entries"));
     // No value, in any encoding the sweep knows, in the trail's output.
     let all = ok(&env.run(&["audit", "--json"], ""));
     assert!(!contains(all.as_bytes(), MARKER));

@@ -150,6 +150,23 @@ async fn the_person_enters_the_value_and_chooses_its_hosts() {
     assert!(done.contains("Key stored"), "{done}");
     assert!(!contains(done.as_bytes(), &v));
     assert_eq!(names(&c).await, ["custom.acme/prod"]);
+    // The trail says the page stored it, for the stdio session that asked.
+    let trail = env.run(&["audit", "--json"], "");
+    let last: Value = serde_json::from_str(
+        String::from_utf8_lossy(&trail.stdout)
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            last["action"].as_str(),
+            last["subject"].as_str(),
+            last["via"].as_str()
+        ),
+        (Some("store"), Some("custom.acme/prod"), Some("page:stdio"))
+    );
 
     // The value goes to the host the person chose, in the agent's header...
     let used = c
