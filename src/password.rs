@@ -106,7 +106,8 @@ pub fn ask(label: &str) -> Result<SecretString, VaultError> {
 }
 
 /// A password file ends with one newline, which is not part of the password.
-fn strip_newline(text: &mut SecretString) {
+/// Drops one trailing newline (`\n` or `\r\n`), as every password source does.
+pub fn strip_newline(text: &mut SecretString) {
     let s = text.expose();
     let cut = s.strip_suffix("\r\n").or_else(|| s.strip_suffix('\n'));
     if let Some(cut) = cut {

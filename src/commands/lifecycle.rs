@@ -152,8 +152,12 @@ pub(super) fn secret_rotate(s: &Settings, name: &str) -> Result<(), CliError> {
 /// The new password: `--new-password-file`, else stdin's first line when it
 /// is not a terminal, else a prompt asked twice.
 fn new_password(file: Option<PathBuf>) -> Result<SecretString, CliError> {
+    // Read exactly as the password sources read it later (one trailing
+    // newline dropped, nothing else), or the new password would not open it.
     let pw = if let Some(f) = file {
-        password::read_file(&f)?
+        let mut pw = password::read_file(&f)?;
+        password::strip_newline(&mut pw);
+        pw
     } else if !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin()
@@ -161,7 +165,7 @@ fn new_password(file: Option<PathBuf>) -> Result<SecretString, CliError> {
             .read_line(&mut line)
             .map_err(|e| CliError::Other(format!("reading the new password from stdin: {e}")))?;
         let mut pw = SecretString::new(line);
-        pw.trim_in_place();
+        password::strip_newline(&mut pw);
         pw
     } else {
         let first = password::ask("New master password: ")?;

@@ -308,7 +308,10 @@ async fn passwd_while_servers_run() {
     let c = env.client().await;
     let http_before = serve_http(&env, None);
     store(&c, "openai", "before").await;
-    let new_pw = env.with_password("a brand new master password");
+    // As a user writes it: with a trailing newline (read like CREDVAULT_PASSWORD_FILE).
+    let new_pw = env.dir.path().join("new-password");
+    std::fs::write(&new_pw, "a brand new master password\n").unwrap();
+    std::fs::set_permissions(&new_pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let o = env.run(
         &["passwd", "--new-password-file", new_pw.to_str().unwrap()],
         "",
