@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backend;
 pub mod format;
 mod lifecycle;
+mod listing;
 pub mod store;
 mod tokens;
 mod using;
@@ -16,6 +17,7 @@ mod verify;
 
 pub use audit::{Entry as AuditEntry, Problem, Verification};
 pub use lifecycle::{Deleted, Selector};
+pub use listing::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page};
 pub use using::{Use, UseStamp};
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
@@ -23,7 +25,7 @@ pub use tokens::{TOKEN_PREFIX, TokenInfo};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{Database, ReadableDatabase, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -129,6 +131,8 @@ pub struct Vault {
     keys: VaultKeys,
     /// Kept to re-wrap it under a new password (`passwd`); zeroized on drop.
     data_key: Key32,
+    /// Decrypted metadata, proven fresh on each list (listing.rs).
+    listing: listing::Listing,
     vault_id: Uuid,
     path: PathBuf,
 }
@@ -302,6 +306,7 @@ impl Vault {
                 db,
                 keys,
                 data_key,
+                listing: Default::default(),
                 vault_id,
                 path: path.to_owned(),
             },
@@ -364,6 +369,7 @@ impl Vault {
         Ok(Self {
             keys: VaultKeys::derive(&data_key)?,
             data_key,
+            listing: Default::default(),
             db,
             vault_id,
             path: path.to_owned(),
@@ -454,54 +460,6 @@ impl Vault {
         audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(stored)
-    }
-
-    /// Every credential (optionally of one service), ordered by `created_at` then id.
-    pub fn list_credentials(&self, service: Option<&str>) -> Result<Vec<Credential>, VaultError> {
-        let mut out = Vec::new();
-        self.each_record::<CredentialRecord>(CREDENTIALS, Kind::Credential, |id, rec| {
-            if service.is_none_or(|s| s == rec.service) {
-                out.push(credential(id, rec));
-            }
-        })?;
-        out.sort_by_key(|c| (c.created_at, c.id));
-        Ok(out)
-    }
-
-    /// Every secret's metadata, ordered by `created_at` then id.
-    pub fn list_secrets(&self) -> Result<Vec<Secret>, VaultError> {
-        let mut out = Vec::new();
-        self.each_record::<SecretRecord>(SECRETS, Kind::Secret, |id, rec| {
-            out.push(secret(id, rec))
-        })?;
-        out.sort_by_key(|c| (c.created_at, c.id));
-        Ok(out)
-    }
-
-    fn each_record<M: serde::de::DeserializeOwned>(
-        &self,
-        table: TableDefinition<u128, &[u8]>,
-        kind: Kind,
-        mut f: impl FnMut(u128, M),
-    ) -> Result<(), VaultError> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(table) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        for entry in table.iter()? {
-            let (id, sealed) = entry?;
-            // One damaged record (altered, or copied under another id) must not
-            // hide the others: it is named in the log and by `audit --verify`.
-            match open_record::<M>(self.keys.seal_key(), kind, id.value(), sealed.value()) {
-                Ok(opened) => f(id.value(), opened.meta),
-                Err(e) => {
-                    tracing::error!("skipped a damaged record: {e} (run credvault audit --verify)")
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Creates a named secret. An existing name is [`VaultError::SecretExists`]
