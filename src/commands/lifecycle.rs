@@ -63,13 +63,11 @@ pub(super) fn secret_list(
     if let Some(p) = provider {
         args.insert("provider".into(), json!(p));
     }
-    let provider = validate::list_secrets(args)?;
-    let secrets: Vec<_> = s
+    let provider = validate::list_secrets(args)?.filter;
+    let secrets = s
         .open()?
-        .list_secrets()?
-        .into_iter()
-        .filter(|x| provider.as_ref().is_none_or(|p| x.provider == *p))
-        .collect();
+        .secrets_page(provider.as_deref(), None, usize::MAX)?
+        .items;
     if as_json {
         let items: Vec<SecretItem> = secrets.iter().map(Into::into).collect();
         println!(

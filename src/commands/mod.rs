@@ -262,7 +262,7 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
     let filter = validate::list_credentials(args)?;
     let creds = s
         .open()?
-        .list_credentials(filter.as_ref().map(|f| f.id.as_str()))?;
+        .list_credentials(filter.filter.as_ref().map(|f| f.id.as_str()))?;
     if as_json {
         let items: Vec<_> = creds.iter().map(crate::mcp::CredentialItem::from).collect();
         println!(

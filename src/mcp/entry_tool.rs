@@ -36,19 +36,19 @@ use crate::validate::{self, CredentialType};
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct RequestCredentialInput {
-    /// Service: a catalog id (e.g. openai, stripe) or custom.<name>.
+    /// As for store_credential.
     #[schemars(length(min = 1, max = 71))]
     pub service_id: String,
-    /// bearer or api_key, as for store_credential.
+    /// bearer or api_key.
     #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
-    /// Label; default "default". An existing service+name is replaced.
+    /// Label, default "default".
     #[schemars(length(min = 1, max = 128))]
     pub name: Option<String>,
-    /// Hosts to propose (the person confirms or edits them on the page).
+    /// Hosts to propose; the user confirms or edits them.
     #[schemars(length(max = 16))]
     pub allowed_hosts: Option<Vec<String>>,
-    /// custom.* api_key only: header the key is sent in.
+    /// custom.* api_key only: its header.
     pub auth_header: Option<String>,
 }
 
@@ -76,19 +76,16 @@ pub struct RequestCredentialOutput {
 /// The key of the one input request in an `InputRequiredResult`.
 const INPUT_KEY: &str = "credential";
 
-/// The output schema; the fields shared with store_credential are described
-/// in its schema, so they are listed here without descriptions.
+/// The output schema: `status` and the pending fields. Once stored, the
+/// result also carries store_credential's fields (its output schema lists
+/// them); they are left out here to keep tools/list small, which the schema
+/// allows (no `additionalProperties: false`).
 fn output_schema() -> Arc<JsonObject> {
     let schema = rmcp::handler::server::common::schema_for_output::<RequestCredentialOutput>();
     let mut schema = (*schema).clone();
     if let Some(serde_json::Value::Object(props)) = schema.get_mut("properties") {
-        for (name, prop) in props.iter_mut() {
-            if !matches!(name.as_str(), "status" | "url" | "expires_at" | "message")
-                && let Some(p) = prop.as_object_mut()
-            {
-                p.remove("description");
-            }
-        }
+        props
+            .retain(|name, _| matches!(name.as_str(), "status" | "url" | "expires_at" | "message"));
     }
     Arc::new(schema)
 }
@@ -150,14 +147,13 @@ fn binding(args: &JsonObject) -> Vec<u8> {
 
 #[tool_router(router = entry_router, vis = "pub(super)")]
 impl CredVaultServer {
-    /// Ask the user to type a key into a one-time local page instead of pasting it into the chat:
-    /// the model never sees it. Same fields as store_credential without the value. Returns the
-    /// stored metadata when the client opens the link itself (URL elicitation), otherwise
-    /// status "pending_user_action" with a url to give the user.
+    /// Have the user type a key into a one-time local page, not the chat: the model never sees
+    /// it. store_credential's fields minus the value. Returns the stored metadata, or status
+    /// pending_user_action and a url for the user.
     #[tool(
         input_schema = input_schema::<RequestCredentialInput>(),
         output_schema = output_schema(),
-        annotations(title = "Ask the user to enter a credential", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(title = "Request credential", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn request_credential(
         &self,

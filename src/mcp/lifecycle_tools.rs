@@ -31,12 +31,12 @@ use crate::vault::Selector;
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct DeleteCredentialInput {
-    /// Credential id (from list_credentials); or give service_id and name.
+    /// Credential id; or service_id and name.
     pub id: Option<String>,
-    /// Service of the credential.
+    /// Service.
     #[schemars(length(min = 1, max = 71))]
     pub service_id: Option<String>,
-    /// Label with service_id; default "default".
+    /// Label, default "default".
     #[schemars(length(min = 1, max = 128))]
     pub name: Option<String>,
 }
@@ -59,8 +59,13 @@ pub struct DeleteCredentialOutput {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ListSecretsInput {
-    /// Only secrets of this provider.
+    /// Only this provider.
     pub provider: Option<String>,
+    /// Page size (default 200).
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// next_cursor of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// One secret's metadata.
@@ -87,6 +92,8 @@ pub struct SecretItem {
 pub struct ListSecretsOutput {
     /// Oldest first.
     pub secrets: Vec<SecretItem>,
+    /// Pass as cursor for the next page; null at the end.
+    pub next_cursor: Option<String>,
 }
 
 /// Arguments of `delete_secret`.
@@ -191,8 +198,8 @@ fn binding(tool: &str, args: &JsonObject) -> Vec<u8> {
 
 #[tool_router(router = lifecycle_router, vis = "pub(super)")]
 impl CredVaultServer {
-    /// Delete a stored credential, by id or by service_id + name. Clients with form elicitation
-    /// ask the user first (declined: 403, nothing deleted). 404 if there is none.
+    /// Delete a credential by id or service_id + name (404 if none). The user may be asked to
+    /// confirm; declined: 403.
     #[tool(
         input_schema = input_schema::<DeleteCredentialInput>(),
         output_schema = output_schema::<DeleteCredentialOutput>(),
@@ -226,7 +233,7 @@ impl CredVaultServer {
         r
     }
 
-    /// Delete a named secret. Clients with form elicitation ask the user first (declined: 403).
+    /// Delete a named secret (404 if none). The user may be asked to confirm; declined: 403.
     #[tool(
         input_schema = input_schema::<DeleteSecretInput>(),
         output_schema = output_schema::<DeleteSecretOutput>(),
@@ -312,15 +319,15 @@ impl CredVaultServer {
     }
 
     async fn secrets(&self, args: JsonObject) -> Result<Json<ListSecretsOutput>, ToolError> {
-        let provider = validate::list_secrets(args)?;
+        let req = validate::list_secrets(args)?;
         self.vault.settled().await;
-        let all = self.vault.run(|v| v.list_secrets()).await?;
+        let page = self
+            .vault
+            .run(move |v| v.secrets_page(req.filter.as_deref(), req.cursor, req.limit))
+            .await?;
         Ok(Json(ListSecretsOutput {
-            secrets: all
-                .iter()
-                .filter(|s| provider.as_ref().is_none_or(|p| s.provider == *p))
-                .map(SecretItem::from)
-                .collect(),
+            secrets: page.items.iter().map(SecretItem::from).collect(),
+            next_cursor: page.next.map(|c| c.encode()),
         }))
     }
 

@@ -26,25 +26,24 @@ use crate::vault::{Credential, Secret, Stored};
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct StoreCredentialInput {
-    /// Service: a catalog id (openai, anthropic, azure-openai, binance, cohere, github, gitlab, google,
-    /// groq, huggingface, mistral, openrouter, pinecone, slack, stripe) or custom.<name> for anything else.
+    /// Catalog id (openai, anthropic, azure-openai, binance, cohere, github, gitlab, google, groq,
+    /// huggingface, mistral, openrouter, pinecone, slack, stripe) or custom.<name>.
     #[schemars(length(min = 1, max = 71))]
     pub service_id: String,
-    /// bearer: sent as "Authorization: Bearer <value>"; api_key: sent in the service's API-key header.
+    /// bearer: Authorization: Bearer <value>; api_key: the service's key header.
     #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
-    /// The secret key or token. Stored encrypted and never shown again.
+    /// The key or token; never shown again.
     #[schemars(length(min = 1, max = 16384))]
     pub credential_value: String,
-    /// Label telling several credentials of one service apart (e.g. primary, production, backup).
-    /// Default "default". Storing again with the same service and name replaces that credential.
+    /// Label, default "default" (e.g. prod, backup).
     #[schemars(length(min = 1, max = 128))]
     pub name: Option<String>,
-    /// Hosts (host or host:port, max 16) call_api may send this value to. Default: the catalog
-    /// service's API host; needed for custom.* and azure-openai. Fixed until the value is stored again.
+    /// Hosts (host[:port]) call_api may send it to. Default: the catalog API host; needed for
+    /// custom.* and azure-openai.
     #[schemars(length(max = 16))]
     pub allowed_hosts: Option<Vec<String>>,
-    /// custom.* api_key only: the header the key is sent in (default X-API-Key).
+    /// custom.* api_key only: its header (default X-API-Key).
     pub auth_header: Option<String>,
 }
 
@@ -53,8 +52,13 @@ pub struct StoreCredentialInput {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ListCredentialsInput {
-    /// Only list credentials of this service (catalog id or custom.<name>).
+    /// Only this service.
     pub service_id: Option<String>,
+    /// Page size (default 200).
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// next_cursor of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Arguments of `create_secret`.
@@ -62,13 +66,13 @@ pub struct ListCredentialsInput {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreateSecretInput {
-    /// Environment-variable name for the secret, e.g. OPENAI_API_KEY. Must be unused.
+    /// Unused env-var style name, e.g. OPENAI_API_KEY.
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
     pub name: String,
-    /// Who issued it: a catalog id (e.g. openai) or a lower-case slug.
+    /// Issuer: catalog id or lower-case slug.
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$"))]
     pub provider: String,
-    /// The secret value. Stored encrypted; only a masked form is ever returned.
+    /// The value; only a masked form is returned.
     #[schemars(length(min = 1, max = 16384))]
     pub value: String,
 }
@@ -128,6 +132,8 @@ pub struct CredentialItem {
 pub struct ListCredentialsOutput {
     /// Oldest first.
     pub credentials: Vec<CredentialItem>,
+    /// Pass as cursor for the next page; null at the end.
+    pub next_cursor: Option<String>,
 }
 
 /// Result of `create_secret`. Never contains the value.
@@ -227,10 +233,22 @@ fn compact(schema: &JsonObject) -> Arc<JsonObject> {
     fn strip(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(o) => {
-                if o.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
+                let format = o.get("format").and_then(|f| f.as_str()).map(str::to_owned);
+                if let Some(f) = format.filter(|f| {
                     f.starts_with("int") || f.starts_with("uint") || f == "float" || f == "double"
                 }) {
                     o.remove("format");
+                    // The bounds schemars derives from the Rust type (0 and
+                    // u16::MAX for a status code) say nothing either.
+                    if f.starts_with("uint") && o.get("minimum") == Some(&0.into()) {
+                        o.remove("minimum");
+                        if matches!(
+                            o.get("maximum").and_then(|m| m.as_u64()),
+                            Some(255 | 65535 | 4294967295)
+                        ) {
+                            o.remove("maximum");
+                        }
+                    }
                 }
                 o.values_mut().for_each(strip);
             }
@@ -245,7 +263,30 @@ fn compact(schema: &JsonObject) -> Arc<JsonObject> {
         _ => schema.clone(),
     };
     o.remove("$schema");
+    // schemars' type name and doc line ("Arguments of `call_api`.") tell a
+    // client nothing the tool's description does not.
+    o.remove("title");
+    o.remove("description");
     Arc::new(o)
+}
+
+/// An input schema whose optional properties say their type without `null`
+/// (schemars writes `["string","null"]` for `Option<String>`): leaving a field
+/// out is how a caller omits it, and the server still accepts an explicit null.
+fn optional_not_null(schema: &JsonObject) -> JsonObject {
+    let mut out = schema.clone();
+    if let Some(serde_json::Value::Object(props)) = out.get_mut("properties") {
+        for prop in props.values_mut() {
+            if let Some(serde_json::Value::Array(types)) = prop.get("type") {
+                let kept: Vec<serde_json::Value> =
+                    types.iter().filter(|t| *t != "null").cloned().collect();
+                if kept.len() == 1 {
+                    prop["type"] = kept[0].clone();
+                }
+            }
+        }
+    }
+    out
 }
 
 /// An output schema without property descriptions: the tool's description
@@ -311,7 +352,7 @@ impl CredVaultServer {
             + Self::lifecycle_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
-            tool.input_schema = compact(&tool.input_schema);
+            tool.input_schema = compact(&optional_not_null(&tool.input_schema));
             tool.output_schema = tool
                 .output_schema
                 .as_ref()
@@ -339,10 +380,8 @@ impl CredVaultServer {
             .unwrap_or_else(|| self.via.clone())
     }
 
-    /// Store an API key or bearer token for a service in the local encrypted vault.
-    /// The value is encrypted and never returned by any tool. Storing again for the
-    /// same service_id and name replaces the old value (same id, replaced: true);
-    /// use a different name (e.g. "backup") to keep several.
+    /// Store an API key or token for a service, encrypted; no tool returns it. The same
+    /// service_id + name replaces it (same id, replaced: true); another name keeps several.
     #[tool(
         input_schema = input_schema::<StoreCredentialInput>(),
         annotations(title = "Store credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
@@ -358,8 +397,7 @@ impl CredVaultServer {
         r
     }
 
-    /// List stored credentials (id, service, name, type, timestamps), oldest first.
-    /// Never returns values. Optionally filter by service_id.
+    /// List stored credentials (metadata, never values), oldest first, a page at a time.
     #[tool(
         input_schema = input_schema::<ListCredentialsInput>(),
         annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
@@ -374,9 +412,8 @@ impl CredVaultServer {
         r
     }
 
-    /// Create a named secret (environment-variable style name, e.g. OPENAI_API_KEY).
-    /// The value is encrypted; only masked_value (at most 3/8 of it) is returned.
-    /// Names are unique: an existing name fails with 409 and nothing changes.
+    /// Create a named secret (env-var name, e.g. OPENAI_API_KEY), encrypted; only a masked
+    /// value is returned. An existing name fails with 409.
     #[tool(
         input_schema = input_schema::<CreateSecretInput>(),
         annotations(title = "Create secret", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
@@ -409,14 +446,18 @@ impl CredVaultServer {
     }
 
     async fn list(&self, args: JsonObject) -> Result<Json<ListCredentialsOutput>, ToolError> {
-        let filter = validate::list_credentials(args)?;
+        let req = validate::list_credentials(args)?;
         self.vault.settled().await;
-        let creds = self
+        let page = self
             .vault
-            .run(move |v| v.list_credentials(filter.as_ref().map(|s| s.id.as_str())))
+            .run(move |v| {
+                let service = req.filter.as_ref().map(|s| s.id.as_str());
+                v.credentials_page(service, req.cursor, req.limit)
+            })
             .await?;
         Ok(Json(ListCredentialsOutput {
-            credentials: creds.iter().map(CredentialItem::from).collect(),
+            credentials: page.items.iter().map(CredentialItem::from).collect(),
+            next_cursor: page.next.map(|c| c.encode()),
         }))
     }
 

@@ -20,21 +20,21 @@ use crate::vault::Use;
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CallApiInput {
-    /// Service of the stored credential.
+    /// Service.
     #[schemars(length(min = 1, max = 71))]
     pub service_id: String,
-    /// Credential label; default "default".
+    /// Label, default "default".
     #[schemars(length(min = 1, max = 128))]
     pub name: Option<String>,
     /// HTTP method.
     #[schemars(with = "String", extend("enum" = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]))]
     pub method: String,
-    /// https:// URL on a host allowed for this credential, or a /path on the service's API base URL.
+    /// https:// URL on an allowed host, or a /path on the service's API base.
     #[schemars(length(min = 1, max = 8192))]
     pub url: String,
-    /// Query parameters to append.
+    /// Query parameters.
     pub query: Option<BTreeMap<String, String>>,
-    /// Extra headers (not Authorization, Cookie, Host, Proxy-*, the credential's own).
+    /// Extra headers (not Authorization, Cookie, Host, Proxy-*).
     pub headers: Option<BTreeMap<String, String>>,
     /// JSON body.
     pub json: Option<serde_json::Value>,
@@ -47,13 +47,12 @@ pub struct CallApiInput {
 
 #[tool_router(router = use_router, vis = "pub(super)")]
 impl CredVaultServer {
-    /// Make one HTTPS request with a stored credential injected (Authorization: Bearer or the
-    /// service's API-key header). Returns status, headers and body with the credential redacted.
-    /// Only hosts bound to the credential when it was stored are reachable; redirects are returned,
-    /// not followed. Upstream 4xx/5xx are normal results.
+    /// One HTTPS request with a stored credential injected; status, headers and body come back
+    /// redacted. Only hosts bound to the credential are reachable; redirects are not
+    /// followed; upstream 4xx/5xx are normal results.
     #[tool(
         input_schema = input_schema::<CallApiInput>(),
-        annotations(title = "Call an API with a stored credential", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+        annotations(title = "Call API", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     async fn call_api(
         &self,

@@ -53,10 +53,11 @@ pub fn delete_credential(args: Map<String, Value>) -> Result<Selector, ApiError>
     }
 }
 
-/// `list_secrets {provider?}`: the provider filter, lower-cased.
-pub fn list_secrets(args: Map<String, Value>) -> Result<Option<String>, ApiError> {
-    let mut f = Fields::new(args, &["provider"]);
+/// `list_secrets {provider?, limit?, cursor?}`: the provider filter, lower-cased, and the page.
+pub fn list_secrets(args: Map<String, Value>) -> Result<super::Listing<String>, ApiError> {
+    let mut f = Fields::new(args, &["provider", "limit", "cursor"]);
     let provider = f.string("provider", false).map(|p| p.to_lowercase());
+    let (limit, cursor) = super::paging(&mut f);
     if let Some(p) = &provider
         && !is_provider(p)
     {
@@ -67,7 +68,11 @@ pub fn list_secrets(args: Map<String, Value>) -> Result<Option<String>, ApiError
         );
     }
     f.finish()?;
-    Ok(provider)
+    Ok(super::Listing {
+        filter: provider,
+        limit,
+        cursor,
+    })
 }
 
 /// `delete_secret {name}`.
@@ -131,9 +136,25 @@ mod tests {
             422
         );
         assert_eq!(
-            list_secrets(obj(json!({"provider": "OpenAI"}))).ok(),
-            Some(Some("openai".into()))
+            list_secrets(obj(json!({"provider": "OpenAI"})))
+                .unwrap()
+                .filter,
+            Some("openai".into())
         );
+        let l = list_secrets(obj(json!({}))).unwrap();
+        assert_eq!((l.limit, l.cursor), (200, None));
+        for bad in [
+            json!({"limit": 0}),
+            json!({"limit": 1001}),
+            json!({"limit": "5"}),
+            json!({"cursor": "zzz"}),
+        ] {
+            assert_eq!(
+                list_secrets(obj(bad.clone())).unwrap_err().code,
+                422,
+                "{bad}"
+            );
+        }
         assert_eq!(
             list_secrets(obj(json!({"provider": "no spaces"})))
                 .unwrap_err()

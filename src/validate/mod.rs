@@ -324,12 +324,67 @@ mod credential;
 pub use credential::{CredentialSpec, request_credential, store_credential};
 
 /// list_credentials arguments: an optional service filter, resolved like store's.
-pub fn list_credentials(args: Map<String, Value>) -> Result<Option<Service>, ApiError> {
-    let mut f = Fields::new(args, &["service_id"]);
+pub fn list_credentials(args: Map<String, Value>) -> Result<Listing<Service>, ApiError> {
+    let mut f = Fields::new(args, &["service_id", "limit", "cursor"]);
     let raw = f.string("service_id", false);
     let service = service(&mut f, "service_id", raw);
+    let (limit, cursor) = paging(&mut f);
     f.finish()?;
-    Ok(service.map(|(_, s)| s))
+    Ok(Listing {
+        filter: service.map(|(_, s)| s),
+        limit,
+        cursor,
+    })
+}
+
+/// A validated list request (DESIGN §11).
+#[derive(Debug, Clone)]
+pub struct Listing<F> {
+    /// The filter (service or provider), if any.
+    pub filter: Option<F>,
+    /// Page size, 1..=1000 (default 200).
+    pub limit: usize,
+    /// Where to continue, from a previous `next_cursor`.
+    pub cursor: Option<crate::vault::Cursor>,
+}
+
+/// `limit` (1..=1000, default 200) and `cursor` (opaque, from `next_cursor`).
+pub(crate) fn paging(f: &mut Fields) -> (usize, Option<crate::vault::Cursor>) {
+    use crate::vault::{Cursor, DEFAULT_LIMIT, MAX_LIMIT};
+    let limit = match f.obj.remove("limit") {
+        None | Some(Value::Null) => DEFAULT_LIMIT,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(l) if (1..=MAX_LIMIT as u64).contains(&l) => l as usize,
+            _ => {
+                f.push(
+                    "limit",
+                    "value_error",
+                    format!("must be an integer from 1 to {MAX_LIMIT}"),
+                );
+                DEFAULT_LIMIT
+            }
+        },
+        Some(other) => {
+            let msg = format!("must be an integer, not {}", json_type(&other));
+            f.push("limit", "type_error", msg);
+            DEFAULT_LIMIT
+        }
+    };
+    let cursor = match f.string("cursor", false) {
+        None => None,
+        Some(c) => match Cursor::decode(&c) {
+            Some(c) => Some(c),
+            None => {
+                f.push(
+                    "cursor",
+                    "value_error",
+                    "is not a next_cursor this server returned: start again without cursor",
+                );
+                None
+            }
+        },
+    };
+    (limit, cursor)
 }
 
 mod lifecycle;

@@ -259,20 +259,25 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
     assert!(total_replies > 0 || n == 0);
     // A server started on the crashed-into vault keeps working.
     let mut raw = Raw::start(&env).await;
-    let r = raw
-        .call(
-            "last",
-            "list_credentials",
-            json!({"service_id": "custom.crash"}),
-        )
-        .await;
-    assert_eq!(
-        tool_ok(&r).unwrap()["credentials"]
-            .as_array()
-            .unwrap()
-            .len(),
-        creds
-    );
+    // Page through them (1,000 at a time).
+    let mut listed = 0;
+    let mut cursor = Value::Null;
+    for page in 0.. {
+        let r = raw
+            .call(
+                format!("last-{page}"),
+                "list_credentials",
+                json!({"service_id": "custom.crash", "limit": 1000, "cursor": cursor}),
+            )
+            .await;
+        let body = tool_ok(&r).unwrap();
+        listed += body["credentials"].as_array().unwrap().len();
+        cursor = body["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(listed, creds);
     raw.finish().await;
 }
 
