@@ -17,6 +17,7 @@ mod hardening_http;
 mod http;
 mod leaks;
 mod lifecycle;
+mod listing;
 mod multiproc;
 mod powercut;
 mod raw;
