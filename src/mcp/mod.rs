@@ -56,6 +56,62 @@ pub struct VaultAccess {
     pending: Arc<tokio::sync::RwLock<()>>,
     /// request_credential's one-time entry links.
     entry: Arc<crate::entry::Desk>,
+    /// The last list_credentials page rendered (see [`RenderedPage`]).
+    rendered: Arc<RenderedPage>,
+}
+
+/// What identifies a rendered list page: metadata generation, service
+/// filter, cursor, limit.
+pub type PageKey = (
+    crate::vault::Generation,
+    Option<String>,
+    Option<String>,
+    usize,
+);
+
+/// The last list_credentials result rendered, keyed by [`PageKey`]: the
+/// generation changes whenever any process writes, so a hit is always the
+/// current metadata.
+#[derive(Default)]
+pub struct RenderedPage {
+    last: std::sync::Mutex<Option<(PageKey, Arc<Rendering>)>>,
+}
+
+/// structuredContent and its text block.
+type Rendering = (serde_json::Value, String);
+
+impl RenderedPage {
+    fn result(r: &Rendering) -> rmcp::model::CallToolResult {
+        let mut out = rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(
+            r.1.clone(),
+        )]);
+        out.structured_content = Some(r.0.clone());
+        out
+    }
+
+    /// The rendered result for `key`, if it is the last one rendered.
+    pub fn get(&self, key: &PageKey) -> Option<rmcp::model::CallToolResult> {
+        let last = self.last.lock().ok()?;
+        match &*last {
+            Some((k, r)) if k == key => Some(Self::result(r)),
+            _ => None,
+        }
+    }
+
+    /// Keeps `value` and its `text` as the rendering of `key`; returns the result.
+    pub fn put(
+        &self,
+        key: PageKey,
+        value: serde_json::Value,
+        text: String,
+    ) -> rmcp::model::CallToolResult {
+        let r = Arc::new((value, text));
+        let out = Self::result(&r);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((key, r));
+        }
+        out
+    }
 }
 
 impl VaultAccess {
@@ -79,6 +135,7 @@ impl VaultAccess {
             outbound: Arc::new(Outbound::new(None)),
             pending: Arc::default(),
             entry: Arc::default(),
+            rendered: Arc::default(),
         }
     }
 
@@ -113,6 +170,11 @@ impl VaultAccess {
     /// request_credential's entry links (shared by every session of this process).
     pub fn entry(&self) -> &crate::entry::Desk {
         &self.entry
+    }
+
+    /// The list_credentials rendering cache (shared by every session).
+    pub fn rendered(&self) -> Arc<RenderedPage> {
+        self.rendered.clone()
     }
 
     /// The HTTPS client call_api uses.

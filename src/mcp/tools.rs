@@ -346,6 +346,19 @@ pub(super) fn log_outcome<T>(
 impl CredVaultServer {
     /// A server over `vault` (which may still be unlocking).
     pub fn new(vault: VaultAccess) -> Self {
+        // Built and compacted once per process: stateless HTTP (2026-07-28)
+        // makes a server per request, and a clone is a few Arc copies.
+        static ROUTER: std::sync::OnceLock<ToolRouter<CredVaultServer>> =
+            std::sync::OnceLock::new();
+        let tool_router = ROUTER.get_or_init(Self::compacted_router).clone();
+        Self {
+            vault,
+            tool_router,
+            via: "stdio".into(),
+        }
+    }
+
+    fn compacted_router() -> ToolRouter<Self> {
         let mut tool_router = Self::tool_router()
             + Self::use_router()
             + Self::entry_router()
@@ -358,11 +371,7 @@ impl CredVaultServer {
                 .as_ref()
                 .map(|s| compact(&undescribed(s)));
         }
-        Self {
-            vault,
-            tool_router,
-            via: "stdio".into(),
-        }
+        tool_router
     }
 
     /// The same server, its calls recorded as made by `via`.
@@ -400,12 +409,13 @@ impl CredVaultServer {
     /// List stored credentials (metadata, never values), oldest first, a page at a time.
     #[tool(
         input_schema = input_schema::<ListCredentialsInput>(),
+        output_schema = rmcp::handler::server::common::schema_for_output::<ListCredentialsOutput>(),
         annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_credentials(
         &self,
         Parameters(args): Parameters<JsonObject>,
-    ) -> Result<Json<ListCredentialsOutput>, ToolError> {
+    ) -> Result<rmcp::model::CallToolResult, ToolError> {
         let started = std::time::Instant::now();
         let r = self.list(args).await;
         log_outcome("list_credentials", started, &r);
@@ -445,20 +455,39 @@ impl CredVaultServer {
         Ok(Json(StoreCredentialOutput::new(service_id, stored)))
     }
 
-    async fn list(&self, args: JsonObject) -> Result<Json<ListCredentialsOutput>, ToolError> {
+    /// A page, rendered once per (metadata generation, request): repeated
+    /// lists of unchanged metadata clone the rendered result instead of
+    /// building and serialising it again.
+    async fn list(&self, args: JsonObject) -> Result<rmcp::model::CallToolResult, ToolError> {
         let req = validate::list_credentials(args)?;
         self.vault.settled().await;
-        let page = self
+        let rendered = self.vault.rendered();
+        let result = self
             .vault
             .run(move |v| {
-                let service = req.filter.as_ref().map(|s| s.id.as_str());
-                v.credentials_page(service, req.cursor, req.limit)
+                let service = req.filter.as_ref().map(|s| s.id.clone());
+                let key = (
+                    v.listing_generation()?,
+                    service.clone(),
+                    req.cursor.map(|c| c.encode()),
+                    req.limit,
+                );
+                if let Some(hit) = rendered.get(&key) {
+                    return Ok(hit);
+                }
+                let page = v.credentials_page(service.as_deref(), req.cursor, req.limit)?;
+                let out = ListCredentialsOutput {
+                    credentials: page.items.iter().map(CredentialItem::from).collect(),
+                    next_cursor: page.next.map(|c| c.encode()),
+                };
+                let value = serde_json::to_value(&out).map_err(|e| {
+                    crate::error::VaultError::Storage(format!("encoding the list: {e}"))
+                })?;
+                let text = value.to_string();
+                Ok(rendered.put(key, value, text))
             })
             .await?;
-        Ok(Json(ListCredentialsOutput {
-            credentials: page.items.iter().map(CredentialItem::from).collect(),
-            next_cursor: page.next.map(|c| c.encode()),
-        }))
+        Ok(result)
     }
 
     async fn secret(

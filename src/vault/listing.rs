@@ -80,6 +80,13 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+/// Identifies the metadata snapshot a list was served from: equal numbers
+/// mean equal metadata (a new number is taken at every rebuild, and a
+/// rebuild follows every write any process commits).
+pub type Generation = u64;
+
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 type Nonce = [u8; 24];
 
 /// Metadata decrypted from the tables at one head.
@@ -87,6 +94,8 @@ type Nonce = [u8; 24];
 struct Snapshot {
     /// The sealed audit head's bytes it was built at (`None`: no head, never reused).
     stamp: Option<Vec<u8>>,
+    /// Taken from [`GENERATIONS`] when built.
+    generation: Generation,
     creds: Arc<Vec<Credential>>,
     secrets: Arc<Vec<Secret>>,
     /// Per record: the nonce of the sealed bytes its metadata came from.
@@ -143,6 +152,12 @@ impl Vault {
     /// Every secret's metadata, ordered by `created_at` then id.
     pub fn list_secrets(&self) -> Result<Vec<Secret>, VaultError> {
         Ok(self.secrets_page(None, None, usize::MAX)?.items)
+    }
+
+    /// The generation of the metadata as of now (proven fresh, rebuilt if
+    /// needed): what a caller keys a rendering of a page by.
+    pub fn listing_generation(&self) -> Result<Generation, VaultError> {
+        Ok(self.snapshot()?.generation)
     }
 
     /// Up to `limit` credentials (optionally of one service) after `after`.
@@ -220,6 +235,7 @@ impl Vault {
         )?;
         let fresh = Arc::new(Snapshot {
             stamp,
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             creds: Arc::new(creds),
             secrets: Arc::new(secrets),
             cred_nonces,

@@ -44,26 +44,33 @@ async fn a_write_by_another_process_is_in_the_very_next_list() {
     let reader = env.client().await;
     let writer = env.client().await;
     assert!(creds(&reader).await.is_empty(), "warm the reader's cache");
-    let store = |kind: &'static str| {
-        json!({"service_id": "openai", "credential_type": kind, "credential_value": value("fresh"), "name": "fresh"})
-    };
+    let store = |kind: &'static str| json!({"service_id": "openai", "credential_type": kind, "credential_value": value("fresh"), "name": "fresh"});
     writer.ok("store_credential", store("bearer")).await;
     assert_eq!(creds(&reader).await, [("fresh".into(), "bearer".into())]);
     // A replacement within the same second: only the type tells it apart.
     writer.ok("store_credential", store("api_key")).await;
     assert_eq!(creds(&reader).await, [("fresh".into(), "api_key".into())]);
     writer
-        .ok("delete_credential", json!({"service_id": "openai", "name": "fresh"}))
+        .ok(
+            "delete_credential",
+            json!({"service_id": "openai", "name": "fresh"}),
+        )
         .await;
     assert!(creds(&reader).await.is_empty());
     writer
-        .ok("create_secret", json!({"name": "FRESH", "provider": "openai", "value": value("s")}))
+        .ok(
+            "create_secret",
+            json!({"name": "FRESH", "provider": "openai", "value": value("s")}),
+        )
         .await;
     assert_eq!(secrets(&reader).await, ["FRESH"]);
     // The CLI is another process too.
     assert!(env.run(&["secret", "delete", "FRESH"], "").status.success());
     assert!(secrets(&reader).await.is_empty());
-    let o = env.run(&["store", "--service", "github", "--name", "cli"], &value("cli"));
+    let o = env.run(
+        &["store", "--service", "github", "--name", "cli"],
+        &value("cli"),
+    );
     assert!(o.status.success());
     assert_eq!(creds(&reader).await, [("cli".into(), "api_key".into())]);
     // And the reader's own writes, of course.
@@ -108,7 +115,10 @@ async fn paging_through_1000_is_stable_while_another_process_stores() {
     let mut written = 0;
     loop {
         let page = reader
-            .ok("list_credentials", json!({"service_id": "custom.page", "limit": 37, "cursor": cursor}))
+            .ok(
+                "list_credentials",
+                json!({"service_id": "custom.page", "limit": 37, "cursor": cursor}),
+            )
             .await;
         pages += 1;
         seen.extend(
@@ -138,7 +148,10 @@ async fn paging_through_1000_is_stable_while_another_process_stores() {
         assert!(unique.contains(&format!("n{i:04}")), "n{i:04} skipped");
     }
     assert!(pages >= 1000 / 37, "{pages} pages");
-    eprintln!("paged {} items in {pages} pages while {written} stores and {written} replacements landed", seen.len());
+    eprintln!(
+        "paged {} items in {pages} pages while {written} stores and {written} replacements landed",
+        seen.len()
+    );
     reader.stop().await;
     writer.stop().await;
 }
