@@ -315,4 +315,5 @@ async fn main() {
         ms(median(rest))
     );
     let _ = server.kill();
+    let _ = server.wait();
 }
