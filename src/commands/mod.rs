@@ -388,7 +388,9 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
             .map_err(CliError::from);
     }
     runtime.block_on(async move {
-        let access = VaultAccess::start(config).with_outbound(outbound);
+        // stdio: initialize and tools/list first, then the KDF (see start_after).
+        let access = VaultAccess::start_after(config, std::time::Duration::from_millis(25))
+            .with_outbound(outbound);
         use rmcp::ServiceExt;
         let server = CredVaultServer::new(access.clone());
         let io = crate::mcp::stdio::transport(
@@ -404,6 +406,9 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
         // last_used_at commit.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), io.writer).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), access.settled()).await;
+        // A first run creates the vault even when the client left before the
+        // grace period ended (as when the unlock started at once).
+        let _ = access.vault().await;
         result.map_err(|e| CliError::Other(format!("MCP server stopped: {e}")))?;
         Ok(())
     })

@@ -50,6 +50,8 @@ type UnlockState = Option<Result<Arc<Vault>, ApiError>>;
 #[derive(Clone)]
 pub struct VaultAccess {
     rx: watch::Receiver<UnlockState>,
+    /// Ends the grace period of [`Self::start_after`].
+    kick: Arc<tokio::sync::Notify>,
     outbound: Arc<Outbound>,
     /// Held (shared) by each bookkeeping write still in flight; a list takes it
     /// exclusively first, so it sees every use this process has answered.
@@ -117,8 +119,19 @@ impl RenderedPage {
 impl VaultAccess {
     /// Starts unlocking (or creating, on first run) on a blocking thread.
     pub fn start(config: UnlockConfig) -> Self {
+        Self::start_after(config, std::time::Duration::ZERO)
+    }
+
+    /// Like [`Self::start`], but lets the MCP handshake go first: the
+    /// Argon2id run (256 MiB of page faults on a second core) starts after
+    /// `grace`, or at once when a tool needs the vault before then. stdio
+    /// clients send initialize and tools/list within milliseconds of the spawn
+    /// and their first tool call much later, so neither waits longer.
+    pub fn start_after(config: UnlockConfig, grace: std::time::Duration) -> Self {
         let (tx, rx) = watch::channel(None);
-        tokio::task::spawn_blocking(move || {
+        let kick = Arc::new(tokio::sync::Notify::new());
+        let go = kick.clone();
+        let unlock_task = move || {
             let started = std::time::Instant::now();
             let outcome = unlock(&config);
             match &outcome {
@@ -129,8 +142,20 @@ impl VaultAccess {
                 Err(e) => tracing::error!(code = e.code, "vault not available: {}", e.detail),
             }
             let _ = tx.send(Some(outcome));
-        });
+        };
+        if grace.is_zero() {
+            tokio::task::spawn_blocking(unlock_task);
+        } else {
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = tokio::time::sleep(grace) => {}
+                    () = go.notified() => {}
+                }
+                let _ = tokio::task::spawn_blocking(unlock_task).await;
+            });
+        }
         Self {
+            kick,
             rx,
             outbound: Arc::new(Outbound::new(None)),
             pending: Arc::default(),
@@ -184,6 +209,8 @@ impl VaultAccess {
 
     /// Waits for the unlock to finish; returns the vault or the §3 error.
     pub async fn vault(&self) -> Result<Arc<Vault>, ApiError> {
+        // Needed now: end a deferred start's grace period.
+        self.kick.notify_one();
         let mut rx = self.rx.clone();
         let state = rx
             .wait_for(Option::is_some)
