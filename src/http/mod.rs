@@ -108,6 +108,10 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
         loopback: config.addr.ip().is_loopback(),
     };
     let mcp_config = StreamableHttpServerConfig::default()
+        // Stateless (2026-07-28) replies that are one message go back as
+        // application/json rather than a one-event SSE stream; a tool that
+        // sends anything first (an elicitation) still gets the stream.
+        .with_json_response(true)
         // Host and Origin are checked by our own guard for every route.
         .disable_allowed_hosts()
         .with_max_request_body_bytes(MAX_BODY_BYTES)
