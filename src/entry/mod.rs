@@ -38,6 +38,8 @@ pub const SLOT_TTL: Duration = Duration::from_secs(600);
 /// Most links open (not yet used or expired) at once: an agent calling
 /// request_credential in a loop cannot grow memory without bound.
 pub const MAX_OPEN_SLOTS: usize = 64;
+/// Most links remembered at all, finished ones included.
+const MAX_REMEMBERED: usize = 1024;
 /// How long a used, declined or expired link is remembered, so opening it
 /// again says what happened rather than "unknown".
 const TOMBSTONE: Duration = Duration::from_secs(600);
@@ -71,6 +73,13 @@ pub struct Slot {
     /// The same, as Unix seconds.
     pub expires_at: i64,
     state: watch::Sender<SlotState>,
+}
+
+/// How long a submission in flight at the link's expiry may take to land.
+const SUBMIT_GRACE: Duration = Duration::from_secs(30);
+
+fn is_final(s: &SlotState) -> bool {
+    matches!(s, SlotState::Stored(_) | SlotState::Declined)
 }
 
 /// How a wait for the person ended.
@@ -122,34 +131,52 @@ impl Slot {
         });
     }
 
+    /// Submitting → Stored (the only way a slot is stored).
     fn finish(&self, stored: Stored) {
-        self.state.send_replace(SlotState::Stored(Box::new(stored)));
+        let mut stored = Some(stored);
+        self.state.send_if_modified(|s| match (&*s, stored.take()) {
+            (SlotState::Submitting, Some(st)) => {
+                *s = SlotState::Stored(Box::new(st));
+                true
+            }
+            _ => false,
+        });
     }
 
-    /// Marks the slot declined unless it was already stored; the link dies.
-    pub fn decline(&self) {
+    /// Open → Declined; the link dies. A submission already being stored
+    /// wins: returns false and changes nothing.
+    pub fn decline(&self) -> bool {
         self.state.send_if_modified(|s| {
-            let open = matches!(s, SlotState::Open | SlotState::Submitting);
+            let open = matches!(s, SlotState::Open);
             if open {
                 *s = SlotState::Declined;
             }
             open
-        });
+        })
     }
 
     /// Waits until the value is stored or declined, the slot expires, or `ct` fires.
     pub async fn wait(&self, ct: &CancellationToken) -> Outcome {
         let mut rx = self.state.subscribe();
         let left = self.expires.saturating_duration_since(Instant::now());
-        let done = rx.wait_for(|s| matches!(s, SlotState::Stored(_) | SlotState::Declined));
-        tokio::select! {
-            r = tokio::time::timeout(left, done) => match r {
-                Ok(Ok(s)) => match &*s {
-                    SlotState::Stored(stored) => Outcome::Stored(stored.clone()),
-                    _ => Outcome::Declined,
-                },
+        // A submission in flight at the expiry gets time to finish (a store
+        // waits at most a few seconds for another process's write lock).
+        let finishing = async {
+            if tokio::time::timeout(left, rx.wait_for(is_final))
+                .await
+                .is_err()
+                && matches!(*rx.borrow(), SlotState::Submitting)
+            {
+                let _ = tokio::time::timeout(SUBMIT_GRACE, rx.wait_for(is_final)).await;
+            }
+            match &*rx.borrow() {
+                SlotState::Stored(stored) => Outcome::Stored(stored.clone()),
+                SlotState::Declined => Outcome::Declined,
                 _ => Outcome::Expired,
-            },
+            }
+        };
+        tokio::select! {
+            o = finishing => o,
             () = ct.cancelled() => Outcome::Cancelled,
         }
     }
@@ -317,6 +344,11 @@ impl Desk {
         });
         let mut slots = self.lock();
         slots.retain(|_, s| now < s.expires + TOMBSTONE);
+        // Finished links are remembered for their page's sake only: never
+        // more than MAX_REMEMBERED of them in all.
+        if slots.len() >= MAX_REMEMBERED {
+            slots.retain(|_, s| s.is_open());
+        }
         let open = slots.values().filter(|s| s.is_open()).count();
         if open >= MAX_OPEN_SLOTS {
             return Err(ApiError::new(

@@ -273,7 +273,14 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
     let form = parse_form(&body);
     drop(body);
     if form.action == "decline" {
-        slot.decline();
+        if !slot.decline() {
+            return not_open(slot).unwrap_or_else(|| {
+                html(
+                    StatusCode::CONFLICT,
+                    page::gone("This link is being used right now."),
+                )
+            });
+        }
         tracing::info!(slot = %slot.id, "entry declined on the page");
         return html(StatusCode::OK, page::declined());
     }
@@ -295,6 +302,15 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
     } else {
         None
     };
+    // A key pasted into the hosts box would be stored as a place to send it.
+    let problem = problem.or_else(|| {
+        let v = value.expose();
+        (v.len() >= 8
+            && hosts
+                .iter()
+                .any(|h| h.contains(v) || v.contains(h.as_str())))
+        .then(|| "A host looks like the key itself: put the key in the Key field only.".to_owned())
+    });
     if let Some(msg) = problem {
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -226,10 +226,9 @@ impl CredVaultServer {
             .await;
         match asked {
             Ok(ElicitationAction::Accept) => self.await_entry(&slot, ctx).await,
-            Ok(_) => {
-                slot.decline();
-                Err(declined())
-            }
+            // The person may have submitted on the page already: that wins.
+            Ok(_) if !slot.decline() => self.await_entry(&slot, ctx).await,
+            Ok(_) => Err(declined()),
             Err(e) => {
                 // The client could not show the link: hand it to the agent instead.
                 tracing::info!(slot = %slot.id, "URL elicitation failed ({e}); returning the link");
@@ -253,10 +252,8 @@ impl CredVaultServer {
             .and_then(|v| ElicitResult::deserialize(v).ok());
         match answer.map(|a| a.action) {
             Some(ElicitationAction::Accept) => self.await_entry(&slot, ctx).await,
-            Some(_) => {
-                slot.decline();
-                Err(declined())
-            }
+            Some(_) if !slot.decline() => self.await_entry(&slot, ctx).await,
+            Some(_) => Err(declined()),
             None => {
                 // No answer to our request: ask again (same link, same state).
                 let mut requests = InputRequests::new();

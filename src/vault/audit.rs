@@ -228,6 +228,13 @@ pub(super) fn begin(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Head, Va
             "the audit head is missing (format 2 vaults always have one)".into(),
         ));
     }
+    // A format-1 vault has no trail. One with entries had its head removed
+    // and its version lowered: never write a new baseline over them.
+    if txn.open_table(AUDIT)?.first()?.is_some() {
+        return Err(VaultError::Corrupt(
+            "the audit trail exists but its head is missing and the format version says 1 (altered): run credvault audit --verify".into(),
+        ));
+    }
     let mut head = Head {
         count: 0,
         last: [0; 32],

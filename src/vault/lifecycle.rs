@@ -78,6 +78,18 @@ impl Vault {
                 &sealed,
             )
             .ok();
+            // By name: the index must lead to the record of that name (a
+            // redirected entry must not delete another credential).
+            if let Selector::Name { service, name } = which {
+                let matches = opened
+                    .as_ref()
+                    .is_some_and(|o| o.meta.service == *service && o.meta.name == *name);
+                if !matches {
+                    return Err(VaultError::Corrupt(
+                        "the index entry for this name does not lead to a record of that name (run credvault audit --verify); nothing was deleted".into(),
+                    ));
+                }
+            }
             let (service, name) = match &opened {
                 Some(o) => (Some(o.meta.service.clone()), o.meta.name.clone()),
                 None => (None, String::new()),
@@ -119,7 +131,20 @@ impl Vault {
             let Some(id) = index.get(idx.as_slice())?.map(|g| g.value()) else {
                 return Ok(None);
             };
-            txn.open_table(SECRETS)?.remove(id)?;
+            let mut secrets = txn.open_table(SECRETS)?;
+            let named = secrets
+                .get(id)?
+                .and_then(|g| {
+                    open_record::<SecretRecord>(self.keys.seal_key(), Kind::Secret, id, g.value())
+                        .ok()
+                })
+                .is_some_and(|o| o.meta.name == name);
+            if !named {
+                return Err(VaultError::Corrupt(
+                    "the index entry for this secret does not lead to a record of that name (run credvault audit --verify); nothing was deleted".into(),
+                ));
+            }
+            secrets.remove(id)?;
             remove_index_entries(&mut index, id)?;
             id
         };
@@ -253,7 +278,8 @@ impl Vault {
     /// Writes a consistent copy of the vault to `to` (which must not exist):
     /// the same password opens it. The `backup` audit entry is committed
     /// first, so the copy holds it; every write acknowledged before the call
-    /// is in the copy. Written to `<to>.partial` (0600) and renamed when durable.
+    /// is in the copy. Written to `<to>.partial` (0600, exclusive) and hard-linked
+    /// to `to` when durable, so a file that appeared at `to` meanwhile is never replaced.
     pub fn backup(&self, to: &Path, via: &str) -> Result<(), VaultError> {
         if to.exists() {
             return Err(VaultError::AlreadyExists(to.display().to_string()));
@@ -261,7 +287,12 @@ impl Vault {
         let mut partial = to.as_os_str().to_owned();
         partial.push(".partial");
         let partial = std::path::PathBuf::from(partial);
-        let _ = std::fs::remove_file(&partial);
+        if partial.exists() {
+            return Err(VaultError::AlreadyExists(format!(
+                "{} (a backup in progress, or one cut short: remove it if it is yours)",
+                partial.display()
+            )));
+        }
         let txn = begin_write(&self.db)?;
         let mut head = audit::begin(&self.keys, &txn)?;
         let event = Event::ok("backup", to.display().to_string(), via);
@@ -282,12 +313,14 @@ impl Vault {
         copy_table(&snapshot, &out, AUDIT)?;
         out.commit()?;
         drop(copy);
-        std::fs::rename(&partial, to).map_err(|e| {
+        // A hard link cannot replace a file created at `to` meanwhile (a rename would).
+        std::fs::hard_link(&partial, to).map_err(|e| {
             VaultError::io(
-                format!("renaming {} to {}", partial.display(), to.display()),
+                format!("linking {} to {}", partial.display(), to.display()),
                 e,
             )
         })?;
+        let _ = std::fs::remove_file(&partial);
         store::sync_parent(to)?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError};
 
 use super::audit::{AUDIT, Entry, Problem, Table, Verification, id_text};
 use super::format::{Kind, Opened, open_record};
@@ -63,8 +63,21 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
         .unwrap_or(0);
     let head = meta.get(meta_key::AUDIT_HEAD)?.map(|g| g.value().to_vec());
     drop(meta);
+    let trail_rows = match txn.open_table(AUDIT) {
+        Ok(t) => t.len()?,
+        Err(TableError::TableDoesNotExist(_)) => 0,
+        Err(e) => return Err(e.into()),
+    };
     let head = match head {
-        None if format < 2 => return Ok(r.out), // format 1: the first write starts the trail
+        // Format 1 with no trail: the first write starts it.
+        None if format < 2 && trail_rows == 0 => return Ok(r.out),
+        None if format < 2 => {
+            r.record(
+                "audit head".into(),
+                "is missing while the trail holds entries, and the format version was lowered to 1 (altered)".into(),
+            );
+            None
+        }
         None => {
             r.record("audit head".into(), "missing".into());
             None
@@ -87,10 +100,15 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
             for row in table.iter()? {
                 let (seq, sealed) = row?;
                 let (seq, sealed) = (seq.value(), sealed.value());
-                if seq != expected {
+                if seq > expected {
                     r.entry(
                         expected,
                         format!("entries #{expected}..#{} are missing (removed)", seq - 1),
+                    );
+                } else if seq < expected {
+                    r.entry(
+                        seq,
+                        format!("entry #{seq} is out of place (added outside credvault)"),
                     );
                 }
                 match open_record::<Entry>(keys.seal_key(), Kind::Audit, u128::from(seq), sealed) {
@@ -137,6 +155,7 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
 
     // The live records against the trail.
     let mut seen: HashSet<(Table, String)> = HashSet::new();
+    let mut expected_index: HashSet<Vec<u8>> = HashSet::new();
     let mut live_ids: HashSet<u128> = HashSet::new();
     let mut check = |r: &mut Report,
                      table: Table,
@@ -196,6 +215,7 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
             if let Some((shown, parts)) = names {
                 let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
                 let idx = v.index_key(kind, &parts)?;
+                expected_index.insert(idx.to_vec());
                 let indexed = open_index(&txn)?
                     .and_then(|t| t.get(idx.as_slice()).ok().flatten().map(|g| g.value()));
                 if indexed != Some(id) {
@@ -207,12 +227,16 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
             }
         }
     }
-    if let Ok(tokens) = txn.open_table(TOKENS) {
-        for row in tokens.iter()? {
-            let (mac, sealed) = row?;
-            let id = super::tokens::record_id_of(mac.value())?;
-            check(&mut r, Table::Tokens, id, sealed.value(), None)?;
+    match txn.open_table(TOKENS) {
+        Ok(tokens) => {
+            for row in tokens.iter()? {
+                let (mac, sealed) = row?;
+                let id = super::tokens::record_id_of(mac.value())?;
+                check(&mut r, Table::Tokens, id, sealed.value(), None)?;
+            }
         }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
     }
     let mut gone: Vec<_> = latest
         .iter()
@@ -227,11 +251,16 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
     }
     if let Some(index) = open_index(&txn)? {
         for row in index.iter()? {
-            let (_, id) = row?;
+            let (key, id) = row?;
             if !live_ids.contains(&id.value()) {
                 r.record(
                     format!("index entry for {}", uuid::Uuid::from_u128(id.value())),
                     "points to a record that does not exist".into(),
+                );
+            } else if !expected_index.contains(key.value()) {
+                r.record(
+                    format!("index entry for {}", uuid::Uuid::from_u128(id.value())),
+                    "is not the record's own name: another name was redirected to it".into(),
                 );
             }
         }

@@ -385,3 +385,78 @@ fn entry_bytes_of(path: &Path, id: u128) -> Vec<u8> {
         .unwrap()
         .1
 }
+
+#[test]
+fn a_lowered_format_or_a_redirected_name_is_caught() {
+    let base = Env::new();
+    assert!(base.run(&["init"], "").status.success());
+    for name in ["a", "b"] {
+        ok(&base.run(
+            &["store", "--service", "openai", "--name", name],
+            &value(name),
+        ));
+    }
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+    // Version lowered to 1 and the head removed: verify says so, and the next
+    // write refuses to start a new trail over the old one.
+    let env = Env::new();
+    std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
+    std::fs::copy(&base.vault, &env.vault).unwrap();
+    with_write(&env.vault, |t| {
+        let mut m = t.open_table(META).unwrap();
+        m.insert("format_version", 1u32.to_le_bytes().as_slice())
+            .unwrap();
+        m.remove("audit_head").unwrap();
+    });
+    let (code, err) = verify(&env);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("lowered"), "{err}");
+    let o = env.run(
+        &["store", "--service", "openai", "--name", "c"],
+        &value("c"),
+    );
+    assert!(!o.status.success(), "{o:?}");
+    assert_eq!(audit_rows(&env.vault).len(), 2, "the trail is untouched");
+
+    // b's name redirected to a's record: verify names it, and deleting b by
+    // name refuses instead of deleting a.
+    let env = Env::new();
+    std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
+    std::fs::copy(&base.vault, &env.vault).unwrap();
+    let listed: Value = serde_json::from_str(&ok(&env.run(&["list", "--json"], ""))).unwrap();
+    let id_of = |name: &str| {
+        let c = listed["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        uuid::Uuid::parse_str(c["id"].as_str().unwrap())
+            .unwrap()
+            .as_u128()
+    };
+    let (a_id, b_id) = (id_of("a"), id_of("b"));
+    with_write(&env.vault, |t| {
+        let mut idx = t.open_table(INDEX).unwrap();
+        let keys: Vec<(Vec<u8>, u128)> = idx
+            .iter()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|(k, v)| (k.value().to_vec(), v.value()))
+            .collect();
+        let b_key = keys.iter().find(|(_, v)| *v == b_id).unwrap().0.clone();
+        idx.insert(b_key.as_slice(), a_id).unwrap();
+    });
+    let (code, err) = verify(&env);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("redirected"), "{err}");
+    let o = env.run(&["delete", "openai/b"], "");
+    assert!(!o.status.success(), "deleting b must not delete a: {o:?}");
+    let after: Value = serde_json::from_str(&ok(&env.run(&["list", "--json"], ""))).unwrap();
+    assert_eq!(
+        after["credentials"].as_array().unwrap().len(),
+        2,
+        "nothing deleted"
+    );
+}
