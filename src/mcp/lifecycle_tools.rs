@@ -288,6 +288,11 @@ impl CredVaultServer {
                 }
             }));
         };
+        // The confirmation is for this record as it is now: a state issued
+        // before it was replaced or recreated does not open.
+        let mut bound = bound;
+        bound.extend_from_slice(c.id.as_bytes());
+        bound.extend_from_slice(&c.updated_at.to_be_bytes());
         let message = format!(
             "Delete the {} credential \"{}\" ({}/{}) from credvault? This cannot be undone.",
             c.service_name, c.name, c.service, c.name
@@ -350,6 +355,9 @@ impl CredVaultServer {
                 "no secret named {name} (list_secrets shows what exists)"
             )));
         };
+        let mut bound = bound;
+        bound.extend_from_slice(s.id.as_bytes());
+        bound.extend_from_slice(&s.updated_at.to_be_bytes());
         let message = format!(
             "Delete the secret {} ({}, {}) from credvault? This cannot be undone.",
             s.name, s.provider, s.masked_value
@@ -422,7 +430,7 @@ impl CredVaultServer {
         };
         if desk.open_state_bytes(&state, bound).as_deref() != Some(b"confirm".as_slice()) {
             return Err(ApiError::bad_request(
-                "requestState is not one this server issued for these arguments (or it expired): call again without it",
+                "requestState is not one this server issued for these arguments and this record as it is now (or it expired): call again without it",
             )
             .into());
         }

@@ -117,3 +117,17 @@ async def test_confirmation_over_http_2026(http_server):
                 allow_input_required=True)
             assert forged.is_error and json.loads(text_of(forged))["code"] == 400
             assert await names(client.session) == ["keep"]
+            # A confirmation is for the record as it was: deleted and stored
+            # again under the same name, the old state no longer deletes it.
+            done = structured(await client.call_tool("delete_credential", {"service_id": "openai", "name": "keep"}))
+            assert done["deleted"] is True
+            structured(await client.session.call_tool("store_credential", {
+                "service_id": "openai", "credential_type": "bearer", "name": "keep",
+                "credential_value": f"sk-again-{MARKER}"}))
+            stale = await client.session.call_tool(
+                "delete_credential", {"service_id": "openai", "name": "keep"},
+                request_state=first.request_state,
+                input_responses={"confirm": {"action": "accept", "content": {"confirm": True}}},
+                allow_input_required=True)
+            assert stale.is_error and json.loads(text_of(stale))["code"] == 400
+            assert await names(client.session) == ["keep"]
