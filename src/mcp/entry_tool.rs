@@ -17,8 +17,8 @@ use std::sync::Arc;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResponse, CallToolResult, CustomNotification, ElicitRequest, ElicitRequestParams,
-    ElicitResult, ElicitationAction, InputRequest, InputRequests, InputRequiredResult, JsonObject,
+    CallToolResponse, CustomNotification, ElicitRequest, ElicitRequestParams, ElicitResult,
+    ElicitationAction, InputRequest, InputRequests, InputRequiredResult, JsonObject,
     ProtocolVersion, ServerNotification,
 };
 use rmcp::service::{RequestContext, RoleServer};
@@ -26,7 +26,9 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::tools::{CredVaultServer, StoreCredentialOutput, ToolError, input_schema, log_outcome};
+use super::tools::{
+    CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, input_schema, log_outcome,
+};
 use crate::entry::{Outcome, Slot};
 use crate::error::ApiError;
 use crate::validate::{self, CredentialType};
@@ -73,6 +75,9 @@ pub struct RequestCredentialOutput {
     pub stored: Option<StoreCredentialOutput>,
 }
 
+/// What the sealed requestState of a 2026-07-28 retry is bound to (with the arguments).
+const TOOL: &str = "request_credential";
+
 /// The key of the one input request in an `InputRequiredResult`.
 const INPUT_KEY: &str = "credential";
 
@@ -88,12 +93,6 @@ fn output_schema() -> Arc<JsonObject> {
             .retain(|name, _| matches!(name.as_str(), "status" | "url" | "expires_at" | "message"));
     }
     Arc::new(schema)
-}
-
-fn complete(out: RequestCredentialOutput) -> Result<CallToolResponse, ToolError> {
-    let value = serde_json::to_value(&out)
-        .map_err(|_| ApiError::new(500, "internal_error", "could not encode the result"))?;
-    Ok(CallToolResult::structured(value).into())
 }
 
 fn declined() -> ToolError {
@@ -134,17 +133,6 @@ fn prompt(slot: &Slot) -> String {
     )
 }
 
-/// The state a 2026-07-28 retry must echo: the slot id, sealed and bound to the arguments.
-fn binding(args: &JsonObject) -> Vec<u8> {
-    let mut ad = b"credvault request_credential\0".to_vec();
-    ad.extend_from_slice(
-        serde_json::Value::Object(args.clone())
-            .to_string()
-            .as_bytes(),
-    );
-    ad
-}
-
 #[tool_router(router = entry_router, vis = "pub(super)")]
 impl CredVaultServer {
     /// Have the user type a key into a one-time local page, not the chat: the model never sees
@@ -178,7 +166,7 @@ impl CredVaultServer {
         args: JsonObject,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ToolError> {
-        let ad = binding(&args);
+        let ad = binding(TOOL, &args);
         let spec = validate::request_credential(args)?;
         // A locked vault could not store what the person enters: say so now.
         self.vault.vault().await?;
@@ -204,7 +192,7 @@ impl CredVaultServer {
             }
         );
         if !url_mode {
-            return complete(pending(&slot));
+            return complete(&pending(&slot));
         }
         if modern {
             let mut requests = InputRequests::new();
@@ -232,7 +220,7 @@ impl CredVaultServer {
             Err(e) => {
                 // The client could not show the link: hand it to the agent instead.
                 tracing::info!(slot = %slot.id, "URL elicitation failed ({e}); returning the link");
-                complete(pending(&slot))
+                complete(&pending(&slot))
             }
         }
     }
@@ -245,7 +233,7 @@ impl CredVaultServer {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ToolError> {
         let desk = self.vault.entry();
-        let slot = desk.open_state(state, &binding(&args))?;
+        let slot = desk.open_state(state, &binding(TOOL, &args))?;
         let answer = responses
             .as_ref()
             .and_then(|r| r.get(INPUT_KEY))
@@ -291,7 +279,7 @@ impl CredVaultServer {
                 {
                     tracing::debug!("elicitation/complete not sent: {e}");
                 }
-                complete(stored_output(slot, *stored))
+                complete(&stored_output(slot, *stored))
             }
             Outcome::Declined => Err(declined()),
             Outcome::Expired => Err(ApiError::new(

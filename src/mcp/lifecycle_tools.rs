@@ -6,22 +6,24 @@
 //! `InputRequiredResult` with a sealed `requestState` on 2026-07-28. Declined
 //! → 403 and nothing is deleted. Clients without form elicitation delete at once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ElicitRequest, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ElicitationSchema, InputRequest, InputRequests, InputRequiredResult,
-    JsonObject, ProtocolVersion,
+    CallToolResponse, ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction,
+    ElicitationSchema, InputRequest, InputRequests, InputRequiredResult, JsonObject,
+    ProtocolVersion,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::tools::{CredVaultServer, ToolError, input_schema, log_outcome, rfc3339};
+use super::tools::{
+    CredVaultServer, ToolError, binding, complete, input_schema, log_outcome, output_schema,
+    rfc3339,
+};
 use crate::error::ApiError;
 use crate::validate;
 use crate::vault::Selector;
@@ -130,16 +132,6 @@ impl From<&crate::vault::Secret> for SecretItem {
     }
 }
 
-fn output_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
-    rmcp::handler::server::common::schema_for_output::<T>()
-}
-
-fn complete<T: Serialize>(out: &T) -> Result<CallToolResponse, ToolError> {
-    let value = serde_json::to_value(out)
-        .map_err(|_| ApiError::new(500, "internal_error", "could not encode the result"))?;
-    Ok(CallToolResult::structured(value).into())
-}
-
 fn not_found(what: String) -> ToolError {
     ApiError::new(404, "not_found_error", what).into()
 }
@@ -184,16 +176,6 @@ fn yes(r: &ElicitResult) -> bool {
             .and_then(|c| c.get("confirm"))
             .and_then(serde_json::Value::as_bool)
             == Some(true)
-}
-
-fn binding(tool: &str, args: &JsonObject) -> Vec<u8> {
-    let mut ad = format!("credvault {tool}\0").into_bytes();
-    ad.extend_from_slice(
-        serde_json::Value::Object(args.clone())
-            .to_string()
-            .as_bytes(),
-    );
-    ad
 }
 
 #[tool_router(router = lifecycle_router, vis = "pub(super)")]

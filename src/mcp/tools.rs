@@ -313,6 +313,31 @@ fn undescribed(schema: &JsonObject) -> JsonObject {
     }
 }
 
+/// The output schema of a tool that returns a [`rmcp::model::CallToolResponse`]
+/// (what `Json<T>` would declare).
+pub(super) fn output_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_output::<T>()
+}
+
+/// A successful result: `out` as structuredContent and as one text block.
+pub(super) fn complete<T: Serialize>(out: &T) -> Result<rmcp::model::CallToolResponse, ToolError> {
+    let value = serde_json::to_value(out)
+        .map_err(|_| ApiError::new(500, "internal_error", "could not encode the result"))?;
+    Ok(rmcp::model::CallToolResult::structured(value).into())
+}
+
+/// What a sealed 2026-07-28 `requestState` of `tool` is bound to: the
+/// tool's name and its arguments, so it cannot be replayed on other ones.
+pub(super) fn binding(tool: &str, args: &JsonObject) -> Vec<u8> {
+    let mut ad = format!("credvault {tool}\0").into_bytes();
+    ad.extend_from_slice(
+        serde_json::Value::Object(args.clone())
+            .to_string()
+            .as_bytes(),
+    );
+    ad
+}
+
 pub(super) fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     rmcp::handler::server::common::schema_for_type::<T>()
 }
@@ -409,7 +434,7 @@ impl CredVaultServer {
     /// List stored credentials (metadata, never values), oldest first, a page at a time.
     #[tool(
         input_schema = input_schema::<ListCredentialsInput>(),
-        output_schema = rmcp::handler::server::common::schema_for_output::<ListCredentialsOutput>(),
+        output_schema = output_schema::<ListCredentialsOutput>(),
         annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_credentials(
