@@ -202,21 +202,14 @@ pub(super) fn backup(s: &Settings, to: &Path) -> Result<(), CliError> {
 
 fn parse_since(t: &str) -> Result<i64, CliError> {
     if let Ok(at) = humantime::parse_rfc3339_weak(t) {
-        return Ok(at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0));
+        return Ok(crate::vault::unix_seconds(at));
     }
     let age = humantime::parse_duration(t).map_err(|_| {
         CliError::Usage(format!(
             "--since {t:?}: expected RFC 3339 or an age like 2h"
         ))
     })?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    Ok(now - age.as_secs() as i64)
+    Ok(crate::vault::now() - age.as_secs() as i64)
 }
 
 pub(super) fn audit(

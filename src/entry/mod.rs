@@ -17,7 +17,7 @@ mod routes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -230,13 +230,6 @@ fn token_key(token: &str) -> [u8; 32] {
         .into()
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// What a token names.
 pub enum Lookup {
     /// A slot (in any state; check [`Slot::is_open`]).
@@ -339,7 +332,7 @@ impl Desk {
             url: format!("{base}/enter/{token}"),
             via,
             expires: now + self.ttl,
-            expires_at: unix_now() + self.ttl.as_secs() as i64,
+            expires_at: crate::vault::now() + self.ttl.as_secs() as i64,
             state: watch::Sender::new(SlotState::Open),
         });
         let mut slots = self.lock();

@@ -87,7 +87,8 @@ pub type Generation = u64;
 
 static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-type Nonce = [u8; 24];
+/// The version of a sealed record the metadata came from (its nonce).
+type Nonce = super::UseStamp;
 
 /// Metadata decrypted from the tables at one head.
 #[derive(Default)]
@@ -107,14 +108,6 @@ struct Snapshot {
 #[derive(Default)]
 pub(super) struct Listing {
     current: Mutex<Option<Arc<Snapshot>>>,
-}
-
-fn nonce_of(sealed: &[u8]) -> Nonce {
-    let mut n = [0u8; 24];
-    if let Some(head) = sealed.get(..24) {
-        n.copy_from_slice(head);
-    }
-    n
 }
 
 fn page<T: Clone>(
@@ -274,7 +267,7 @@ impl Vault {
         for row in table.iter()? {
             let (id, sealed) = row?;
             let (id, sealed) = (id.value(), sealed.value());
-            let nonce = nonce_of(sealed);
+            let nonce = super::UseStamp::of(sealed);
             if old_nonces.get(&id) == Some(&nonce)
                 && let Some(x) = by_id.get(&id)
             {

@@ -153,9 +153,14 @@ struct Meta {
     vault_id: Vec<u8>,
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+/// Unix seconds now (the timestamps records, entries and links carry).
+pub fn now() -> i64 {
+    unix_seconds(SystemTime::now())
+}
+
+/// `t` as Unix seconds (0 before the epoch).
+pub fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }

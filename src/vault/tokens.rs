@@ -187,7 +187,7 @@ fn token_record_id(mac: &[u8; 32]) -> u128 {
 
 fn token_info(mac: &[u8; 32], r: TokenRecord) -> TokenInfo {
     TokenInfo {
-        id: mac[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        id: super::audit::hex(&mac[..8]),
         name: r.name,
         created_at: r.created_at,
     }

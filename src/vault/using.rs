@@ -20,7 +20,8 @@ use crate::secret::SecretString;
 pub struct UseStamp([u8; 24]);
 
 impl UseStamp {
-    fn of(sealed: &[u8]) -> Self {
+    /// The stamp of these sealed bytes.
+    pub(super) fn of(sealed: &[u8]) -> Self {
         let mut n = [0u8; 24];
         if let Some(head) = sealed.get(..24) {
             n.copy_from_slice(head);
