@@ -8,7 +8,7 @@ use redb::{ReadableDatabase, ReadableTable, TableHandle};
 use uuid::Uuid;
 
 use super::audit::{self, AUDIT, Event, Table, Written};
-use super::format::{self, Kind, Opened, open_record, seal_record};
+use super::format::{self, Kind, open_record, seal_record};
 use super::store::{self, CREDENTIALS, INDEX, META, SECRETS, TOKENS, begin_write, meta_key};
 use super::{CredentialRecord, Secret, SecretRecord, Vault, now, secret};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
@@ -62,10 +62,19 @@ impl Vault {
             let mut creds = txn.open_table(CREDENTIALS)?;
             let id = match (which, by_name) {
                 (Selector::Id(u), _) => u.as_u128(),
-                (_, Some(idx)) => match index.get(idx.as_slice())?.map(|g| g.value()) {
-                    Some(id) => id,
-                    None => return Ok(None),
-                },
+                // By name: the index must lead to the record of that name (a
+                // redirected entry must not delete another credential).
+                (Selector::Name { service, name }, Some(idx)) => {
+                    let found = self
+                        .indexed::<CredentialRecord>(&index, &creds, Kind::Credential, &idx, |m| {
+                            m.service == *service && m.name == *name
+                        })
+                        .map_err(nothing_deleted)?;
+                    match found {
+                        Some((id, _, _)) => id,
+                        None => return Ok(None),
+                    }
+                }
                 _ => return Ok(None),
             };
             let Some(sealed) = creds.remove(id)?.map(|g| g.value().to_vec()) else {
@@ -78,18 +87,6 @@ impl Vault {
                 &sealed,
             )
             .ok();
-            // By name: the index must lead to the record of that name (a
-            // redirected entry must not delete another credential).
-            if let Selector::Name { service, name } = which {
-                let matches = opened
-                    .as_ref()
-                    .is_some_and(|o| o.meta.service == *service && o.meta.name == *name);
-                if !matches {
-                    return Err(VaultError::Corrupt(
-                        "the index entry for this name does not lead to a record of that name (run credvault audit --verify); nothing was deleted".into(),
-                    ));
-                }
-            }
             let (service, name) = match &opened {
                 Some(o) => (Some(o.meta.service.clone()), o.meta.name.clone()),
                 None => (None, String::new()),
@@ -128,22 +125,13 @@ impl Vault {
         let mut head = audit::begin(&self.keys, &txn)?;
         let id = {
             let mut index = txn.open_table(INDEX)?;
-            let Some(id) = index.get(idx.as_slice())?.map(|g| g.value()) else {
+            let mut secrets = txn.open_table(SECRETS)?;
+            let found = self
+                .indexed::<SecretRecord>(&index, &secrets, Kind::Secret, &idx, |m| m.name == name)
+                .map_err(nothing_deleted)?;
+            let Some((id, _, _)) = found else {
                 return Ok(None);
             };
-            let mut secrets = txn.open_table(SECRETS)?;
-            let named = secrets
-                .get(id)?
-                .and_then(|g| {
-                    open_record::<SecretRecord>(self.keys.seal_key(), Kind::Secret, id, g.value())
-                        .ok()
-                })
-                .is_some_and(|o| o.meta.name == name);
-            if !named {
-                return Err(VaultError::Corrupt(
-                    "the index entry for this secret does not lead to a record of that name (run credvault audit --verify); nothing was deleted".into(),
-                ));
-            }
             secrets.remove(id)?;
             remove_index_entries(&mut index, id)?;
             id
@@ -181,26 +169,17 @@ impl Vault {
         let txn = begin_write(&self.db)?;
         let mut head = audit::begin(&self.keys, &txn)?;
         let (rotated, sealed) = {
-            let Some(id) = txn
-                .open_table(INDEX)?
-                .get(idx.as_slice())?
-                .map(|g| g.value())
-            else {
+            let mut secrets = txn.open_table(SECRETS)?;
+            let found = self.indexed::<SecretRecord>(
+                &txn.open_table(INDEX)?,
+                &secrets,
+                Kind::Secret,
+                &idx,
+                |m| m.name == name,
+            )?;
+            let Some((id, _, old)) = found else {
                 return Ok(None);
             };
-            let mut secrets = txn.open_table(SECRETS)?;
-            let old = secrets
-                .get(id)?
-                .map(|g| g.value().to_vec())
-                .ok_or_else(|| {
-                    VaultError::Corrupt("an index entry points to a missing record".into())
-                })?;
-            let old: Opened<SecretRecord> = open_record(key, Kind::Secret, id, &old)?;
-            if old.meta.name != name {
-                return Err(VaultError::Corrupt(
-                    "an index entry does not match its record".into(),
-                ));
-            }
             let record = SecretRecord {
                 masked_value: mask(value),
                 updated_at: now(),
@@ -323,6 +302,17 @@ impl Vault {
         let _ = std::fs::remove_file(&partial);
         store::sync_parent(to)?;
         Ok(())
+    }
+}
+
+/// A lookup by name that found the index and its record disagreeing: the
+/// error says nothing was deleted and where to look.
+fn nothing_deleted(e: VaultError) -> VaultError {
+    match e {
+        VaultError::Corrupt(m) => VaultError::Corrupt(format!(
+            "{m} (run credvault audit --verify); nothing was deleted"
+        )),
+        other => other,
     }
 }
 

@@ -36,7 +36,7 @@ use crate::mask::mask;
 use crate::secret::{Key32, SecretString};
 use crate::validate::{CreateSecret, CredentialType, StoreCredential};
 use audit::{Event, Table, Written};
-use format::{FORMAT_VERSION, Kind, Opened, open_record, seal_record};
+use format::{FORMAT_VERSION, Kind, seal_record};
 use store::{CREDENTIALS, INDEX, META, SECRETS, TOKENS, begin_write, meta_key};
 
 /// Credential metadata as sealed in its record.
@@ -409,22 +409,13 @@ impl Vault {
         let stored = {
             let mut index = txn.open_table(INDEX)?;
             let mut creds = txn.open_table(CREDENTIALS)?;
-            let existing = index.get(idx.as_slice())?.map(|g| g.value());
+            let existing =
+                self.indexed::<CredentialRecord>(&index, &creds, Kind::Credential, &idx, |m| {
+                    m.service == req.service.id && m.name == req.name
+                })?;
             let now = now();
-            let (id, created_at) = match existing {
-                Some(id) => {
-                    let sealed = creds.get(id)?.ok_or_else(|| {
-                        VaultError::Corrupt("an index entry points to a missing record".into())
-                    })?;
-                    let old: Opened<CredentialRecord> =
-                        open_record(key, Kind::Credential, id, sealed.value())?;
-                    if old.meta.service != req.service.id || old.meta.name != req.name {
-                        return Err(VaultError::Corrupt(
-                            "an index entry does not match its record".into(),
-                        ));
-                    }
-                    (id, old.meta.created_at)
-                }
+            let (id, created_at) = match &existing {
+                Some((id, _, old)) => (*id, old.meta.created_at),
                 None => (Uuid::new_v4().as_u128(), now),
             };
             let record = CredentialRecord {

@@ -59,6 +59,9 @@ impl Use {
     }
 }
 
+/// A record found through the index: its id, sealed bytes, and opened form.
+pub(super) type Indexed<M> = (u128, Vec<u8>, Opened<M>);
+
 impl Vault {
     /// The credential (service, name) with its value, or `None` when there is none.
     pub fn credential_for_use(
@@ -96,24 +99,45 @@ impl Vault {
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
         let idx = self.index_key(kind, names)?;
         let txn = self.db.begin_read()?;
-        let Some(id) = txn
-            .open_table(INDEX)?
-            .get(idx.as_slice())?
-            .map(|g| g.value())
-        else {
+        let found = self.indexed(
+            &txn.open_table(INDEX)?,
+            &txn.open_table(table)?,
+            kind,
+            &idx,
+            matches,
+        )?;
+        Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
+    }
+
+    /// The record the index entry `idx` leads to, opened, with its sealed
+    /// bytes; `None` when there is no entry. The one check every lookup by
+    /// name makes, in read and write transactions alike: an entry whose
+    /// record is missing, does not open, or is not the record `matches`
+    /// expects (its names) is [`VaultError::Corrupt`], never a silent match.
+    pub(super) fn indexed<M: serde::de::DeserializeOwned>(
+        &self,
+        index: &impl ReadableTable<&'static [u8], u128>,
+        records: &impl ReadableTable<u128, &'static [u8]>,
+        kind: Kind,
+        idx: &[u8; 32],
+        matches: impl FnOnce(&M) -> bool,
+    ) -> Result<Option<Indexed<M>>, VaultError> {
+        let Some(id) = index.get(idx.as_slice())?.map(|g| g.value()) else {
             return Ok(None);
         };
-        let table = txn.open_table(table)?;
-        let sealed = table.get(id)?.ok_or_else(|| {
-            VaultError::Corrupt("an index entry points to a missing record".into())
-        })?;
-        let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id, sealed.value())?;
+        let sealed = records
+            .get(id)?
+            .map(|g| g.value().to_vec())
+            .ok_or_else(|| {
+                VaultError::Corrupt("an index entry points to a missing record".into())
+            })?;
+        let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id, &sealed)?;
         if !matches(&opened.meta) {
             return Err(VaultError::Corrupt(
                 "an index entry does not match its record".into(),
             ));
         }
-        Ok(Some((id, opened, UseStamp::of(sealed.value()))))
+        Ok(Some((id, sealed, opened)))
     }
 
     /// Every secret with its value (`exec --all-secrets`), oldest first.
