@@ -7,25 +7,17 @@ use std::path::Path;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::{Value, json};
 
-use crate::common::{Env, MARKER, contains};
+use crate::common::{Env, MARKER, contains, marked_value, stdout_ok};
 use crate::http::Http;
+use crate::tamper::{raw_db, records};
 use crate::upstream::{Ca, Upstream};
 
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const CREDENTIALS: TableDefinition<u128, &[u8]> = TableDefinition::new("credentials");
 const INDEX: TableDefinition<&[u8], u128> = TableDefinition::new("index");
 
-fn value(tag: &str) -> String {
-    format!("sk-{tag}-{MARKER}-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "{o:?}");
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
 fn trail(env: &Env) -> Vec<Value> {
-    ok(&env.run(&["audit", "--json"], ""))
+    stdout_ok(&env.run(&["audit", "--json"], ""))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
@@ -43,7 +35,7 @@ async fn every_action_leaves_exactly_one_entry() {
     assert!(env.run(&["init"], "").status.success());
     assert!(trail(&env).is_empty(), "a new vault has an empty trail");
     let token = crate::http::token(&env, "laptop");
-    let (v1, v2) = (value("one"), value("two"));
+    let (v1, v2) = (marked_value("one"), marked_value("two"));
     let c = env.client().await;
     let store = json!({"service_id": "custom.acme", "credential_type": "bearer", "credential_value": v1, "allowed_hosts": [up.host()]});
     c.ok("store_credential", store.clone()).await;
@@ -52,7 +44,7 @@ async fn every_action_leaves_exactly_one_entry() {
     c.ok("store_credential", again).await;
     c.ok(
         "create_secret",
-        json!({"name": "AUDIT_SECRET", "provider": "acme", "value": value("secret")}),
+        json!({"name": "AUDIT_SECRET", "provider": "acme", "value": marked_value("secret")}),
     )
     .await;
     c.ok(
@@ -73,7 +65,7 @@ async fn every_action_leaves_exactly_one_entry() {
         let r = Http::client()
             .post(format!("{base}/api/credentials"))
             .bearer_auth(&token)
-            .json(&json!({"service": "openai", "name": "http", "key": value("http")}))
+            .json(&json!({"service": "openai", "name": "http", "key": marked_value("http")}))
             .send()
             .await
             .unwrap();
@@ -91,21 +83,24 @@ async fn every_action_leaves_exactly_one_entry() {
         let o = crate::http::call(
             &m,
             "create_secret",
-            json!({"name": "HTTP_SECRET", "provider": "openai", "value": value("mcp")}),
+            json!({"name": "HTTP_SECRET", "provider": "openai", "value": marked_value("mcp")}),
         )
         .await;
         assert!(!o.is_error, "{}", o.raw);
         let _ = m.cancel().await;
     }
 
-    ok(&env.run(&["exec", "--secret", "AUDIT_SECRET", "--", "true"], ""));
-    ok(&env.run(&["secret", "rotate", "AUDIT_SECRET"], &value("rotated")));
-    ok(&env.run(&["secret", "delete", "AUDIT_SECRET"], ""));
-    ok(&env.run(&["token", "revoke", "laptop"], ""));
+    stdout_ok(&env.run(&["exec", "--secret", "AUDIT_SECRET", "--", "true"], ""));
+    stdout_ok(&env.run(
+        &["secret", "rotate", "AUDIT_SECRET"],
+        &marked_value("rotated"),
+    ));
+    stdout_ok(&env.run(&["secret", "delete", "AUDIT_SECRET"], ""));
+    stdout_ok(&env.run(&["token", "revoke", "laptop"], ""));
     let copy = env.dir.path().join("audit-backup.redb");
-    ok(&env.run(&["backup", copy.to_str().unwrap()], ""));
+    stdout_ok(&env.run(&["backup", copy.to_str().unwrap()], ""));
     let new_pw = env.with_password("audit new password");
-    ok(&env.run(
+    stdout_ok(&env.run(
         &["passwd", "--new-password-file", new_pw.to_str().unwrap()],
         "",
     ));
@@ -152,52 +147,34 @@ async fn every_action_leaves_exactly_one_entry() {
             .enumerate()
             .all(|(i, e)| e["seq"] == i as u64 + 1)
     );
-    let table = ok(&env.run(&["audit"], ""));
+    let table = stdout_ok(&env.run(&["audit"], ""));
     assert!(
         table.starts_with("#") && table.contains("secret_rotate"),
         "{table}"
     );
-    let recent = ok(&env.run(&["audit", "--json", "--since", "1h"], ""));
+    let recent = stdout_ok(&env.run(&["audit", "--json", "--since", "1h"], ""));
     assert_eq!(recent.lines().count(), want.len());
     assert_eq!(
-        ok(&env.run(&["audit", "--json", "--since", "2999-01-01T00:00:00Z"], "")),
+        stdout_ok(&env.run(&["audit", "--json", "--since", "2999-01-01T00:00:00Z"], "")),
         ""
     );
-    assert!(ok(&env.run(&["audit", "--verify"], "")).starts_with("ok: 15 entries"));
+    assert!(stdout_ok(&env.run(&["audit", "--verify"], "")).starts_with("ok: 15 entries"));
     // No value, in any encoding the sweep knows, in the trail's output.
-    let all = ok(&env.run(&["audit", "--json"], ""));
+    let all = stdout_ok(&env.run(&["audit", "--json"], ""));
     assert!(!contains(all.as_bytes(), MARKER));
 }
 
-fn raw(path: &Path) -> redb::Database {
-    redb::Database::builder()
-        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
-        .open(path)
-        .unwrap()
-}
-
 fn with_write(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
-    let db = raw(path);
+    let db = raw_db(path);
     let txn = db.begin_write().unwrap();
     f(&txn);
     txn.commit().unwrap();
 }
 
 fn audit_rows(path: &Path) -> Vec<(u64, Vec<u8>)> {
-    let db = raw(path);
+    let db = raw_db(path);
     let txn = db.begin_read().unwrap();
     let t = txn.open_table(AUDIT).unwrap();
-    t.iter()
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|(k, v)| (k.value(), v.value().to_vec()))
-        .collect()
-}
-
-fn cred_rows(path: &Path) -> Vec<(u128, Vec<u8>)> {
-    let db = raw(path);
-    let txn = db.begin_read().unwrap();
-    let t = txn.open_table(CREDENTIALS).unwrap();
     t.iter()
         .unwrap()
         .map(|e| e.unwrap())
@@ -219,33 +196,33 @@ fn verify_catches_each_kind_of_tampering() {
     let base = Env::new();
     assert!(base.run(&["init"], "").status.success());
     for name in ["a", "b", "c"] {
-        ok(&base.run(
+        stdout_ok(&base.run(
             &["store", "--service", "openai", "--name", name],
-            &value(name),
+            &marked_value(name),
         ));
     }
     // The sealed record of openai/a as first written, for the replay below.
-    let first_a = cred_rows(&base.vault);
-    ok(&base.run(
+    let first_a = records(&base.vault);
+    stdout_ok(&base.run(
         &["store", "--service", "openai", "--name", "a"],
-        &value("a2"),
+        &marked_value("a2"),
     ));
-    ok(&base.run(
+    stdout_ok(&base.run(
         &["secret", "create", "--name", "S1", "--provider", "openai"],
-        &value("s"),
+        &marked_value("s"),
     ));
     assert_eq!(verify(&base).0, 0);
     let n = audit_rows(&base.vault).len() as u64;
     assert_eq!(n, 5);
 
-    let ids: Vec<u128> = cred_rows(&base.vault).into_iter().map(|(k, _)| k).collect();
+    let ids: Vec<u128> = records(&base.vault).into_iter().map(|(k, _)| k).collect();
     let a_id = ids
         .iter()
         .copied()
         .find(|id| {
             first_a.iter().any(|(k, _)| k == id) && {
                 // openai/a is the one whose bytes changed since.
-                let now = cred_rows(&base.vault);
+                let now = records(&base.vault);
                 now.iter().find(|(k, _)| k == id).map(|x| &x.1)
                     != first_a.iter().find(|(k, _)| k == id).map(|x| &x.1)
             }
@@ -370,7 +347,7 @@ fn verify_catches_each_kind_of_tampering() {
         }
         assert!(!contains(err.as_bytes(), MARKER));
         // The rest is still listed.
-        let listed = ok(&env.run(&["list", "--json"], ""));
+        let listed = stdout_ok(&env.run(&["list", "--json"], ""));
         assert!(
             listed.contains("\"b\"") && listed.contains("\"c\""),
             "{what}: {listed}"
@@ -379,11 +356,7 @@ fn verify_catches_each_kind_of_tampering() {
 }
 
 fn entry_bytes_of(path: &Path, id: u128) -> Vec<u8> {
-    cred_rows(path)
-        .into_iter()
-        .find(|(k, _)| *k == id)
-        .unwrap()
-        .1
+    records(path).into_iter().find(|(k, _)| *k == id).unwrap().1
 }
 
 #[test]
@@ -391,9 +364,9 @@ fn a_lowered_format_or_a_redirected_name_is_caught() {
     let base = Env::new();
     assert!(base.run(&["init"], "").status.success());
     for name in ["a", "b"] {
-        ok(&base.run(
+        stdout_ok(&base.run(
             &["store", "--service", "openai", "--name", name],
-            &value(name),
+            &marked_value(name),
         ));
     }
     const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -414,7 +387,7 @@ fn a_lowered_format_or_a_redirected_name_is_caught() {
     assert!(err.contains("lowered"), "{err}");
     let o = env.run(
         &["store", "--service", "openai", "--name", "c"],
-        &value("c"),
+        &marked_value("c"),
     );
     assert!(!o.status.success(), "{o:?}");
     assert_eq!(audit_rows(&env.vault).len(), 2, "the trail is untouched");
@@ -424,7 +397,8 @@ fn a_lowered_format_or_a_redirected_name_is_caught() {
     let env = Env::new();
     std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
     std::fs::copy(&base.vault, &env.vault).unwrap();
-    let listed: Value = serde_json::from_str(&ok(&env.run(&["list", "--json"], ""))).unwrap();
+    let listed: Value =
+        serde_json::from_str(&stdout_ok(&env.run(&["list", "--json"], ""))).unwrap();
     let id_of = |name: &str| {
         let c = listed["credentials"]
             .as_array()
@@ -453,7 +427,7 @@ fn a_lowered_format_or_a_redirected_name_is_caught() {
     assert!(err.contains("redirected"), "{err}");
     let o = env.run(&["delete", "openai/b"], "");
     assert!(!o.status.success(), "deleting b must not delete a: {o:?}");
-    let after: Value = serde_json::from_str(&ok(&env.run(&["list", "--json"], ""))).unwrap();
+    let after: Value = serde_json::from_str(&stdout_ok(&env.run(&["list", "--json"], ""))).unwrap();
     assert_eq!(
         after["credentials"].as_array().unwrap().len(),
         2,

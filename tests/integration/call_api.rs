@@ -6,14 +6,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rmcp::ClientLifecycleMode;
 use serde_json::{Value, json};
 
-use crate::common::{Client, Env, MARKER, contains};
+use crate::common::{Client, Env, MARKER, contains, marked_value};
 use crate::http::{Http, Sse, call};
 use crate::upstream::{Ca, Upstream};
-
-/// A value carrying the leak marker, unique per call.
-fn value(tag: &str) -> String {
-    format!("sk-{tag}-{MARKER}-{}", uuid::Uuid::new_v4().simple())
-}
 
 /// Every encoding the /leak route sends back, computed here.
 fn encodings(v: &str) -> Vec<String> {
@@ -89,7 +84,7 @@ async fn injects_by_scheme_and_redacts_every_form() {
         ),
     ];
     for (service, kind, extra, header, prefix) in cases {
-        let v = value(service);
+        let v = marked_value(service);
         let name = extra.get("name").cloned().unwrap_or(json!("default"));
         store(&c, service, kind, &v, &hosts, extra).await;
         let before = up.requests().len();
@@ -122,7 +117,7 @@ async fn injects_by_scheme_and_redacts_every_form() {
     }
 
     // Every encoding the server echoes, in the body and the headers.
-    let v = value("leak");
+    let v = marked_value("leak");
     store(&c, "custom.leak", "bearer", &v, &hosts, json!({})).await;
     let r = c
         .ok(
@@ -176,7 +171,7 @@ async fn injects_by_scheme_and_redacts_every_form() {
         &c,
         "custom.leak",
         "bearer",
-        &value("leak2"),
+        &marked_value("leak2"),
         &hosts,
         json!({}),
     )
@@ -195,7 +190,7 @@ async fn a_value_goes_only_where_it_was_bound() {
     let other = Upstream::start(&ca).await;
     let c = env.client().await;
     // A catalog credential without a list may only go to the catalog host.
-    store(&c, "openai", "bearer", &value("o"), &[], json!({})).await;
+    store(&c, "openai", "bearer", &marked_value("o"), &[], json!({})).await;
     let o = c
         .call(
             "call_api",
@@ -221,7 +216,7 @@ async fn a_value_goes_only_where_it_was_bound() {
         &c,
         "custom.acme",
         "api_key",
-        &value("a"),
+        &marked_value("a"),
         &[up.host()],
         json!({"auth_header": "X-Acme-Key"}),
     )
@@ -262,7 +257,15 @@ async fn a_value_goes_only_where_it_was_bound() {
         (Some(404), Some("not_found_error"))
     );
     // A custom credential stored without hosts can go nowhere.
-    store(&c, "custom.nowhere", "api_key", &value("n"), &[], json!({})).await;
+    store(
+        &c,
+        "custom.nowhere",
+        "api_key",
+        &marked_value("n"),
+        &[],
+        json!({}),
+    )
+    .await;
     let o = c
         .call(
             "call_api",
@@ -297,7 +300,7 @@ async fn a_value_goes_only_where_it_was_bound() {
         &c,
         "custom.local",
         "api_key",
-        &value("l"),
+        &marked_value("l"),
         &[format!("localhost:{port}")],
         json!({}),
     )
@@ -350,7 +353,7 @@ async fn a_name_resolving_to_a_private_address_is_refused() {
             &c,
             &service,
             "api_key",
-            &value("p"),
+            &marked_value("p"),
             &[format!("{name}:{port}")],
             json!({}),
         )
@@ -383,7 +386,7 @@ async fn failures_limits_and_slow_upstreams() {
     env.extra_env.push(("RUST_LOG".into(), "trace".into()));
     let up = Upstream::start(&ca).await;
     let c = std::sync::Arc::new(env.client().await);
-    let v = value("f");
+    let v = marked_value("f");
     store(&c, "custom.f", "bearer", &v, &[up.host()], json!({})).await;
     let call_ok = |args: Value| {
         let c = c.clone();
@@ -459,7 +462,7 @@ async fn failures_limits_and_slow_upstreams() {
         &c,
         "custom.dead",
         "bearer",
-        &value("d"),
+        &marked_value("d"),
         &[dead.to_string()],
         json!({}),
     )
@@ -492,7 +495,7 @@ async fn tls_is_verified_without_the_test_ca() {
         &c,
         "custom.t",
         "bearer",
-        &value("t"),
+        &marked_value("t"),
         &[up.host()],
         json!({}),
     )
@@ -526,7 +529,7 @@ async fn call_api_over_streamable_http_and_sse() {
     let (env, ca) = env_with_ca();
     let up = Upstream::start(&ca).await;
     let h = Http::start_with(env, &[]);
-    let v = value("h");
+    let v = marked_value("h");
     // Stored from the terminal with its allowed host: the CLI path.
     let o = h.env.run(
         &[

@@ -243,7 +243,6 @@ pub fn outcome(r: CallToolResult) -> Outcome {
 /// `credvault serve --http 127.0.0.1:0` on `env` (optionally another password
 /// file); its base URL and the child, killed on drop.
 pub fn serve_http(env: &Env, pw: Option<&std::path::Path>) -> (String, Killed) {
-    use std::io::BufRead;
     let mut cmd = env.cmd();
     if let Some(p) = pw {
         cmd.env("CREDVAULT_PASSWORD_FILE", p);
@@ -254,15 +253,54 @@ pub fn serve_http(env: &Env, pw: Option<&std::path::Path>) -> (String, Killed) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let base = listening_base(&mut child);
+    (base, Killed(child))
+}
+
+/// The base URL a `serve --http` child announces on stderr; stderr is then
+/// drained on a thread so the server never blocks on a full pipe.
+pub fn listening_base(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("credvault: listening on ") {
             break url.to_owned();
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    (base, Killed(child))
+    base
+}
+
+/// A value carrying the leak marker, unique per call (swept for like the marker).
+pub fn marked_value(tag: &str) -> String {
+    format!("sk-{tag}-{MARKER}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A CLI run's stdout, after asserting it succeeded.
+pub fn stdout_ok(o: &Output) -> String {
+    assert!(o.status.success(), "{o:?}");
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// `service/name` of every credential list_credentials returns (first page).
+pub async fn credential_names(c: &Client) -> Vec<String> {
+    let l = c.ok("list_credentials", serde_json::json!({})).await;
+    l["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["service"].as_str().unwrap(),
+                i["name"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 /// A child process killed when dropped.

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::common::{Client, Env, MARKER, contains};
+use crate::common::{Client, Env, contains, credential_names as names, marked_value};
 use crate::http::{Http, call};
 use crate::upstream::{Ca, Upstream};
 
@@ -24,7 +24,7 @@ fn http() -> reqwest::Client {
 
 /// A value the person types: carries the marker and is swept for everywhere.
 fn typed(env: &Env, tag: &str) -> String {
-    let v = format!("sk-{tag}-{MARKER}-{}", uuid::Uuid::new_v4().simple());
+    let v = marked_value(tag);
     env.sent.lock().unwrap().push(v.clone());
     v
 }
@@ -85,22 +85,6 @@ async fn get(url: &str) -> (StatusCode, String) {
     let r = http().get(url).send().await.unwrap();
     assert_page_headers(r.headers());
     (r.status(), r.text().await.unwrap())
-}
-
-async fn names(c: &Client) -> Vec<String> {
-    let l = c.ok("list_credentials", json!({})).await;
-    l["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}/{}",
-                i["service"].as_str().unwrap(),
-                i["name"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@
 //! the legacy SSE routes, every seed REST route, auth and Host/Origin matrices,
 //! the body limit, and one vault seen from every transport.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 use futures::StreamExt;
@@ -68,18 +67,7 @@ impl Http {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(url) = line.strip_prefix("credvault: listening on ") {
-                break url.to_owned();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let base = crate::common::listening_base(&mut child);
         Self {
             env,
             base,

@@ -8,36 +8,18 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Client, Env, MARKER, PASSWORD, contains, serve_http};
+use crate::common::{
+    Client, Env, PASSWORD, contains, credential_names as names, marked_value, serve_http, stdout_ok,
+};
 use crate::crash::Rng;
 use crate::http::Http;
-
-fn value(tag: &str) -> String {
-    format!("sk-{tag}-{MARKER}-{}", uuid::Uuid::new_v4().simple())
-}
 
 async fn store(c: &Client, service: &str, name: &str) -> Value {
     c.ok(
         "store_credential",
-        json!({"service_id": service, "credential_type": "bearer", "credential_value": value(name), "name": name}),
+        json!({"service_id": service, "credential_type": "bearer", "credential_value": marked_value(name), "name": name}),
     )
     .await
-}
-
-async fn names(c: &Client) -> Vec<String> {
-    let l = c.ok("list_credentials", json!({})).await;
-    l["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}/{}",
-                i["service"].as_str().unwrap(),
-                i["name"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -86,7 +68,7 @@ async fn delete_tools_and_list_secrets() {
     for (name, provider) in [("GH_TOKEN", "github"), ("OPENAI_KEY", "openai")] {
         c.ok(
             "create_secret",
-            json!({"name": name, "provider": provider, "value": value(name)}),
+            json!({"name": name, "provider": provider, "value": marked_value(name)}),
         )
         .await;
     }
@@ -128,7 +110,7 @@ async fn rest_routes_delete_and_list() {
     let (s, body) = h
         .post(
             "/api/credentials",
-            json!({"service": "openai", "name": "rest", "key": value("rest")}),
+            json!({"service": "openai", "name": "rest", "key": marked_value("rest")}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -150,7 +132,7 @@ async fn rest_routes_delete_and_list() {
     let (s, _) = h
         .post(
             "/api/v1/user/secrets",
-            json!({"name": "REST_SECRET", "provider": "openai", "value": value("sec")}),
+            json!({"name": "REST_SECRET", "provider": "openai", "value": marked_value("sec")}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -183,17 +165,12 @@ async fn rest_routes_delete_and_list() {
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 404);
 }
 
-fn ok(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "{o:?}");
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
 #[test]
 fn cli_delete_secrets_rotate_backup() {
     let env = Env::new();
     assert!(env.run(&["init"], "").status.success());
     for name in ["primary", "backup"] {
-        ok(&env.run(
+        stdout_ok(&env.run(
             &[
                 "store",
                 "--service",
@@ -203,21 +180,23 @@ fn cli_delete_secrets_rotate_backup() {
                 "--name",
                 name,
             ],
-            &value(name),
+            &marked_value(name),
         ));
     }
-    assert!(ok(&env.run(&["delete", "openai/backup"], "")).starts_with("deleted openai/backup"));
+    assert!(
+        stdout_ok(&env.run(&["delete", "openai/backup"], "")).starts_with("deleted openai/backup")
+    );
     assert_eq!(
         env.run(&["delete", "openai/backup"], "").status.code(),
         Some(1)
     );
-    let list: Value = serde_json::from_str(&ok(&env.run(&["list", "--json"], ""))).unwrap();
+    let list: Value = serde_json::from_str(&stdout_ok(&env.run(&["list", "--json"], ""))).unwrap();
     let id = list["credentials"][0]["id"].as_str().unwrap().to_owned();
-    assert!(ok(&env.run(&["delete", "--id", &id], "")).contains(&id));
+    assert!(stdout_ok(&env.run(&["delete", "--id", &id], "")).contains(&id));
     assert_eq!(env.run(&["delete"], "").status.code(), Some(2));
 
     let first = "ghp_first_value_0123456789abcdef";
-    ok(&env.run(
+    stdout_ok(&env.run(
         &[
             "secret",
             "create",
@@ -229,20 +208,20 @@ fn cli_delete_secrets_rotate_backup() {
         first,
     ));
     let before: Value =
-        serde_json::from_str(&ok(&env.run(&["secret", "list", "--json"], ""))).unwrap();
+        serde_json::from_str(&stdout_ok(&env.run(&["secret", "list", "--json"], ""))).unwrap();
     let second = "ghp_second_value_zyxwvutsrq987654";
     assert!(
-        ok(&env.run(&["secret", "rotate", "GH_TOKEN"], second))
+        stdout_ok(&env.run(&["secret", "rotate", "GH_TOKEN"], second))
             .starts_with("rotated GH_TOKEN ghp_se••••654")
     );
     let after: Value =
-        serde_json::from_str(&ok(&env.run(&["secret", "list", "--json"], ""))).unwrap();
+        serde_json::from_str(&stdout_ok(&env.run(&["secret", "list", "--json"], ""))).unwrap();
     assert_eq!(
         after["secrets"][0]["id"], before["secrets"][0]["id"],
         "same id"
     );
     assert_eq!(after["secrets"][0]["masked_value"], "ghp_se••••654");
-    let table = ok(&env.run(&["secret", "list"], ""));
+    let table = stdout_ok(&env.run(&["secret", "list"], ""));
     assert!(
         table.starts_with("NAME") && table.contains("GH_TOKEN"),
         "{table}"
@@ -267,10 +246,10 @@ fn cli_delete_secrets_rotate_backup() {
         ],
         "",
     );
-    assert_eq!(ok(&o), second);
+    assert_eq!(stdout_ok(&o), second);
 
     let copy = env.dir.path().join("copy.redb");
-    ok(&env.run(&["backup", copy.to_str().unwrap()], ""));
+    stdout_ok(&env.run(&["backup", copy.to_str().unwrap()], ""));
     assert_eq!(crate::common::mode(&copy), 0o600);
     assert_eq!(
         env.run(&["backup", copy.to_str().unwrap()], "")
@@ -282,14 +261,16 @@ fn cli_delete_secrets_rotate_backup() {
     let mut c = env.cmd();
     c.env("CREDVAULT_PATH", &copy);
     let o = crate::common::run_with(c, &["secret", "list", "--json"], "");
-    assert!(ok(&o).contains("GH_TOKEN"));
-    assert!(ok(&env.run(&["secret", "delete", "GH_TOKEN"], "")).starts_with("deleted GH_TOKEN"));
+    assert!(stdout_ok(&o).contains("GH_TOKEN"));
+    assert!(
+        stdout_ok(&env.run(&["secret", "delete", "GH_TOKEN"], "")).starts_with("deleted GH_TOKEN")
+    );
     assert_eq!(
         env.run(&["secret", "delete", "GH_TOKEN"], "").status.code(),
         Some(1)
     );
     let o = crate::common::run_with(env.cmd(), &["audit", "--verify"], "");
-    assert!(ok(&o).starts_with("ok:"), "{o:?}");
+    assert!(stdout_ok(&o).starts_with("ok:"), "{o:?}");
     let mut c = env.cmd();
     c.env("CREDVAULT_PATH", &copy);
     assert!(
@@ -327,7 +308,7 @@ async fn passwd_while_servers_run() {
     assert_eq!(env.run(&["list"], "").status.code(), Some(3));
     let mut cmd = env.cmd();
     cmd.env("CREDVAULT_PASSWORD_FILE", &new_pw);
-    let listed = ok(&crate::common::run_with(cmd, &["list", "--json"], ""));
+    let listed = stdout_ok(&crate::common::run_with(cmd, &["list", "--json"], ""));
     assert!(listed.contains("\"after\""));
     // Tokens stay valid: the HTTP server started before passwd, and one
     // started after it on the new password, both accept the old token.
@@ -368,9 +349,9 @@ fn passwd_killed_at_any_point_leaves_one_password_working() {
     let base = Env::new();
     assert!(base.run(&["init"], "").status.success());
     for i in 0..3 {
-        ok(&base.run(
+        stdout_ok(&base.run(
             &["store", "--service", "openai", "--name", &format!("k{i}")],
-            &value("k"),
+            &marked_value("k"),
         ));
     }
     let new_pw = base.with_password("the replacement password");

@@ -5,11 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::common::{Client, Env, MARKER, PASSWORD};
-
-fn value(tag: &str) -> String {
-    format!("sk-{tag}-{MARKER}-{}", uuid::Uuid::new_v4().simple())
-}
+use crate::common::{Client, Env, PASSWORD, marked_value};
 
 async fn creds(c: &Client) -> Vec<(String, String)> {
     let l = c.ok("list_credentials", json!({})).await;
@@ -44,7 +40,7 @@ async fn a_write_by_another_process_is_in_the_very_next_list() {
     let reader = env.client().await;
     let writer = env.client().await;
     assert!(creds(&reader).await.is_empty(), "warm the reader's cache");
-    let store = |kind: &'static str| json!({"service_id": "openai", "credential_type": kind, "credential_value": value("fresh"), "name": "fresh"});
+    let store = |kind: &'static str| json!({"service_id": "openai", "credential_type": kind, "credential_value": marked_value("fresh"), "name": "fresh"});
     writer.ok("store_credential", store("bearer")).await;
     assert_eq!(creds(&reader).await, [("fresh".into(), "bearer".into())]);
     // A replacement within the same second: only the type tells it apart.
@@ -60,7 +56,7 @@ async fn a_write_by_another_process_is_in_the_very_next_list() {
     writer
         .ok(
             "create_secret",
-            json!({"name": "FRESH", "provider": "openai", "value": value("s")}),
+            json!({"name": "FRESH", "provider": "openai", "value": marked_value("s")}),
         )
         .await;
     assert_eq!(secrets(&reader).await, ["FRESH"]);
@@ -69,13 +65,13 @@ async fn a_write_by_another_process_is_in_the_very_next_list() {
     assert!(secrets(&reader).await.is_empty());
     let o = env.run(
         &["store", "--service", "github", "--name", "cli"],
-        &value("cli"),
+        &marked_value("cli"),
     );
     assert!(o.status.success());
     assert_eq!(creds(&reader).await, [("cli".into(), "api_key".into())]);
     // And the reader's own writes, of course.
     reader
-        .ok("store_credential", json!({"service_id": "groq", "credential_type": "bearer", "credential_value": value("own"), "name": "own"}))
+        .ok("store_credential", json!({"service_id": "groq", "credential_type": "bearer", "credential_value": marked_value("own"), "name": "own"}))
         .await;
     assert_eq!(creds(&writer).await.len(), 2);
     reader.stop().await;
@@ -131,10 +127,10 @@ async fn paging_through_1000_is_stable_while_another_process_stores() {
         // Between every two pages another process stores one more, and
         // replaces one that exists throughout.
         writer
-            .ok("store_credential", json!({"service_id": "custom.page", "credential_type": "bearer", "credential_value": value("late"), "name": format!("late{written:03}")}))
+            .ok("store_credential", json!({"service_id": "custom.page", "credential_type": "bearer", "credential_value": marked_value("late"), "name": format!("late{written:03}")}))
             .await;
         writer
-            .ok("store_credential", json!({"service_id": "custom.page", "credential_type": "api_key", "credential_value": value("re"), "name": format!("n{:04}", written * 7 % 1000)}))
+            .ok("store_credential", json!({"service_id": "custom.page", "credential_type": "api_key", "credential_value": marked_value("re"), "name": format!("n{:04}", written * 7 % 1000)}))
             .await;
         written += 1;
         cursor = page["next_cursor"].clone();

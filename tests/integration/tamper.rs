@@ -34,14 +34,16 @@ fn store(v: &Vault, service: &str, name: &str, value: &str) {
     v.store_credential(&req, "test").unwrap();
 }
 
-fn raw_db(path: &Path) -> redb::Database {
+/// The vault file opened with redb alone (no keys): what someone who can write it has.
+pub fn raw_db(path: &Path) -> redb::Database {
     redb::Database::builder()
         .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
         .open(path)
         .unwrap()
 }
 
-fn records(path: &Path) -> Vec<(u128, Vec<u8>)> {
+/// Every (id, sealed bytes) row of the `credentials` table.
+pub fn records(path: &Path) -> Vec<(u128, Vec<u8>)> {
     let db = raw_db(path);
     let txn = db.begin_read().unwrap();
     let t = txn.open_table(CREDENTIALS).unwrap();
