@@ -250,14 +250,10 @@ impl CredVaultServer {
         let found = self
             .vault
             .run(move |v| {
-                Ok(v.list_credentials(None)?
-                    .into_iter()
-                    .find(|c| match &lookup {
-                        Selector::Id(id) => c.id == *id,
-                        Selector::Name { service, name } => {
-                            c.service == *service && c.name == *name
-                        }
-                    }))
+                Ok(v.metadata()?.find_credential(|c| match &lookup {
+                    Selector::Id(id) => c.id == *id,
+                    Selector::Name { service, name } => c.service == *service && c.name == *name,
+                }))
             })
             .await?;
         let Some(c) = found else {
@@ -330,7 +326,7 @@ impl CredVaultServer {
         let lookup = name.clone();
         let found = self
             .vault
-            .run(move |v| Ok(v.list_secrets()?.into_iter().find(|s| s.name == lookup)))
+            .run(move |v| Ok(v.metadata()?.find_secret(|s| s.name == lookup)))
             .await?;
         let Some(s) = found else {
             return Err(not_found(format!(

@@ -67,7 +67,7 @@ pub struct VaultAccess {
 pub type PageKey = (
     crate::vault::Generation,
     Option<String>,
-    Option<String>,
+    Option<crate::vault::Cursor>,
     usize,
 );
 

@@ -490,17 +490,19 @@ impl CredVaultServer {
         let result = self
             .vault
             .run(move |v| {
+                // One snapshot for both the key and, on a miss, the page.
+                let metadata = v.metadata()?;
                 let service = req.filter.as_ref().map(|s| s.id.clone());
                 let key = (
-                    v.listing_generation()?,
+                    metadata.generation(),
                     service.clone(),
-                    req.cursor.map(|c| c.encode()),
+                    req.cursor,
                     req.limit,
                 );
                 if let Some(hit) = rendered.get(&key) {
                     return Ok(hit);
                 }
-                let page = v.credentials_page(service.as_deref(), req.cursor, req.limit)?;
+                let page = metadata.credentials_page(service.as_deref(), req.cursor, req.limit);
                 let out = ListCredentialsOutput {
                     credentials: page.items.iter().map(CredentialItem::from).collect(),
                     next_cursor: page.next.map(|c| c.encode()),

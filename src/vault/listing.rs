@@ -136,6 +136,60 @@ fn page<T: Clone>(
     Page { items, next }
 }
 
+/// The metadata as of one moment (one proven-fresh snapshot): take it once
+/// per call and read what the call needs from it.
+pub struct Metadata(Arc<Snapshot>);
+
+impl Metadata {
+    /// What a caller keys a rendering of a page by: equal generations mean
+    /// equal metadata.
+    pub fn generation(&self) -> Generation {
+        self.0.generation
+    }
+
+    /// Up to `limit` credentials (optionally of one service) after `after`.
+    pub fn credentials_page(
+        &self,
+        service: Option<&str>,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Page<Credential> {
+        page(
+            &self.0.creds,
+            |c| Cursor::of(c.created_at, c.id),
+            |c| service.is_none_or(|s| s == c.service),
+            after,
+            limit,
+        )
+    }
+
+    /// Up to `limit` secrets (optionally of one provider) after `after`.
+    pub fn secrets_page(
+        &self,
+        provider: Option<&str>,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Page<Secret> {
+        page(
+            &self.0.secrets,
+            |s| Cursor::of(s.created_at, s.id),
+            |s| provider.is_none_or(|p| p == s.provider),
+            after,
+            limit,
+        )
+    }
+
+    /// The first credential `matches` accepts, without copying the others.
+    pub fn find_credential(&self, matches: impl Fn(&Credential) -> bool) -> Option<Credential> {
+        self.0.creds.iter().find(|c| matches(c)).cloned()
+    }
+
+    /// The first secret `matches` accepts, without copying the others.
+    pub fn find_secret(&self, matches: impl Fn(&Secret) -> bool) -> Option<Secret> {
+        self.0.secrets.iter().find(|s| matches(s)).cloned()
+    }
+}
+
 impl Vault {
     /// Every credential (optionally of one service), ordered by `created_at` then id.
     pub fn list_credentials(&self, service: Option<&str>) -> Result<Vec<Credential>, VaultError> {
@@ -147,10 +201,9 @@ impl Vault {
         Ok(self.secrets_page(None, None, usize::MAX)?.items)
     }
 
-    /// The generation of the metadata as of now (proven fresh, rebuilt if
-    /// needed): what a caller keys a rendering of a page by.
-    pub fn listing_generation(&self) -> Result<Generation, VaultError> {
-        Ok(self.snapshot()?.generation)
+    /// The metadata as of now, proven fresh (rebuilt when any process wrote).
+    pub fn metadata(&self) -> Result<Metadata, VaultError> {
+        Ok(Metadata(self.snapshot()?))
     }
 
     /// Up to `limit` credentials (optionally of one service) after `after`.
@@ -160,14 +213,7 @@ impl Vault {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Credential>, VaultError> {
-        let snap = self.snapshot()?;
-        Ok(page(
-            &snap.creds,
-            |c| Cursor::of(c.created_at, c.id),
-            |c| service.is_none_or(|s| s == c.service),
-            after,
-            limit,
-        ))
+        Ok(self.metadata()?.credentials_page(service, after, limit))
     }
 
     /// Up to `limit` secrets (optionally of one provider) after `after`.
@@ -177,14 +223,7 @@ impl Vault {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Secret>, VaultError> {
-        let snap = self.snapshot()?;
-        Ok(page(
-            &snap.secrets,
-            |s| Cursor::of(s.created_at, s.id),
-            |s| provider.is_none_or(|p| p == s.provider),
-            after,
-            limit,
-        ))
+        Ok(self.metadata()?.secrets_page(provider, after, limit))
     }
 
     /// The metadata as of now: the cached snapshot when the audit head is the

@@ -17,7 +17,7 @@ mod verify;
 
 pub use audit::{Entry as AuditEntry, Problem, Verification};
 pub use lifecycle::{Deleted, Selector};
-pub use listing::{Cursor, DEFAULT_LIMIT, Generation, MAX_LIMIT, Page};
+pub use listing::{Cursor, DEFAULT_LIMIT, Generation, MAX_LIMIT, Metadata, Page};
 pub use using::{Use, UseStamp};
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
