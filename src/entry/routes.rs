@@ -167,17 +167,20 @@ async fn entry(State(access): State<VaultAccess>, req: Request<Body>) -> Respons
     }
 }
 
+/// 409: another submission of this link is being stored.
+fn busy() -> Response {
+    html(
+        StatusCode::CONFLICT,
+        page::gone("This link is being used right now."),
+    )
+}
+
 /// The page for a slot that is not open (expired, used, declined), if so.
 fn not_open(slot: &Slot) -> Option<Response> {
     let why = match slot.state() {
         SlotState::Stored(_) => "This link was already used: the key was stored.",
         SlotState::Declined => "This request was declined: nothing was stored.",
-        SlotState::Submitting => {
-            return Some(html(
-                StatusCode::CONFLICT,
-                page::gone("This link is being used right now."),
-            ));
-        }
+        SlotState::Submitting => return Some(busy()),
         SlotState::Open if !slot.is_open() => "This link expired (links work for 10 minutes).",
         SlotState::Open => return None,
     };
@@ -274,12 +277,7 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
     drop(body);
     if form.action == "decline" {
         if !slot.decline() {
-            return not_open(slot).unwrap_or_else(|| {
-                html(
-                    StatusCode::CONFLICT,
-                    page::gone("This link is being used right now."),
-                )
-            });
+            return not_open(slot).unwrap_or_else(busy);
         }
         tracing::info!(slot = %slot.id, "entry declined on the page");
         return html(StatusCode::OK, page::declined());
@@ -318,12 +316,7 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
         );
     }
     if !slot.claim() {
-        return not_open(slot).unwrap_or_else(|| {
-            html(
-                StatusCode::CONFLICT,
-                page::gone("This link is being used right now."),
-            )
-        });
+        return not_open(slot).unwrap_or_else(busy);
     }
     let mut spec = slot.spec.clone();
     spec.allowed_hosts = hosts.clone();
