@@ -57,6 +57,12 @@ pub enum VaultError {
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// No such member, or `--member` on a vault without members.
+    #[error("{0}")]
+    NoMember(String),
+    /// The store (a team vault's database) cannot be reached; nothing was written.
+    #[error("the vault's store is unavailable: {0} (nothing was written; retry when it is back)")]
+    StoreUnavailable(String),
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -79,7 +85,7 @@ impl VaultError {
     pub fn is_locked(&self) -> bool {
         matches!(
             self,
-            Self::WrongPassword | Self::NoPassword | Self::EmptyPassword
+            Self::WrongPassword | Self::NoPassword | Self::EmptyPassword | Self::NoMember(_)
         )
     }
 }
@@ -212,10 +218,12 @@ fn join_and(items: &[&str]) -> String {
 impl From<&VaultError> for ApiError {
     fn from(e: &VaultError) -> Self {
         match e {
-            VaultError::WrongPassword | VaultError::NoPassword | VaultError::EmptyPassword => {
-                Self::new(423, "vault_locked", e.to_string())
-            }
+            VaultError::WrongPassword
+            | VaultError::NoPassword
+            | VaultError::EmptyPassword
+            | VaultError::NoMember(_) => Self::new(423, "vault_locked", e.to_string()),
             VaultError::Busy => Self::new(503, "vault_busy", e.to_string()),
+            VaultError::StoreUnavailable(_) => Self::new(503, "store_unavailable", e.to_string()),
             VaultError::SecretExists(_) => Self::new(
                 409,
                 "conflict_error",

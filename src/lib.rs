@@ -26,6 +26,7 @@ pub mod http;
 pub mod mask;
 pub mod mcp;
 pub mod secret;
+pub mod store;
 pub mod usage;
 pub mod validate;
 pub mod vault;

@@ -242,7 +242,7 @@ impl Taken {
 }
 
 fn init(s: &Settings) -> Result<(), CliError> {
-    if crate::vault::store::exists(&s.vault) {
+    if crate::store::redb::exists(&s.vault) {
         return Err(VaultError::AlreadyExists(s.vault.display().to_string()).into());
     }
     let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;

@@ -16,19 +16,15 @@
 //! * A format-1 vault (no trail) gets one `baseline` entry per existing record
 //!   in the transaction of its first write, which also sets format 2.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::format::{FORMAT_VERSION, Kind, Opened, open_record, seal_record};
-use super::store::{CREDENTIALS, META, SECRETS, TOKENS, meta_key};
 use super::{CredentialRecord, SecretRecord, Vault, now};
 use crate::crypto::keys::VaultKeys;
 use crate::crypto::seal;
 use crate::error::VaultError;
 use crate::secret::SecretString;
-
-/// `audit`: sequence number (from 1) → sealed entry.
-pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+use crate::store::{Table as Tbl, Write, meta_key, scan_all};
 
 /// Which table a record lives in, as named in the trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,21 +182,8 @@ pub(super) fn open_head(keys: &VaultKeys, sealed: &[u8]) -> Result<Head, VaultEr
     })
 }
 
-fn format_of(txn: &WriteTransaction) -> Result<u32, VaultError> {
-    let meta = txn.open_table(META)?;
-    let v = meta
-        .get(meta_key::FORMAT)?
-        .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
-    let b: [u8; 4] = v
-        .value()
-        .try_into()
-        .map_err(|_| VaultError::Corrupt("format version length".into()))?;
-    Ok(u32::from_le_bytes(b))
-}
-
 /// Writes an empty trail (a new vault).
-pub(super) fn init(keys: &VaultKeys, txn: &WriteTransaction) -> Result<(), VaultError> {
-    txn.open_table(AUDIT)?;
+pub(super) fn init(keys: &VaultKeys, txn: &mut dyn Write) -> Result<(), VaultError> {
     let head = seal_head(
         keys,
         &Head {
@@ -208,29 +191,28 @@ pub(super) fn init(keys: &VaultKeys, txn: &WriteTransaction) -> Result<(), Vault
             last: [0; 32],
         },
     )?;
-    txn.open_table(META)?
-        .insert(meta_key::AUDIT_HEAD, head.as_slice())?;
-    Ok(())
+    txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &head)
 }
 
 /// The head, at the start of a write transaction. A format-1 vault is
 /// migrated here: one `baseline` entry per existing record, format set to 2.
-pub(super) fn begin(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Head, VaultError> {
-    let stored = txn
-        .open_table(META)?
-        .get(meta_key::AUDIT_HEAD)?
-        .map(|g| g.value().to_vec());
-    if let Some(sealed) = stored {
-        return open_head(keys, &sealed);
+pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, VaultError> {
+    if let Some(sealed) = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
+        return open_head(keys, &sealed).map_err(|e| match e {
+            VaultError::Corrupt(m) => VaultError::Corrupt(format!(
+                "{m} (or the vault was rekeyed since this process opened it: start it again)"
+            )),
+            other => other,
+        });
     }
-    if format_of(txn)? >= 2 {
+    if super::open::format_of(&*txn)? >= 2 {
         return Err(VaultError::Corrupt(
             "the audit head is missing (format 2 vaults always have one)".into(),
         ));
     }
     // A format-1 vault has no trail. One with entries had its head removed
     // and its version lowered: never write a new baseline over them.
-    if txn.open_table(AUDIT)?.first()?.is_some() {
+    if !txn.scan(Tbl::Audit, None, 1)?.is_empty() {
         return Err(VaultError::Corrupt(
             "the audit trail exists but its head is missing and the format version says 1 (altered): run credvault audit --verify".into(),
         ));
@@ -248,36 +230,36 @@ pub(super) fn begin(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Head, Va
         let event = Event::ok("baseline", subject, "migration");
         append(keys, txn, &mut head, &event, Some(written))?;
     }
-    txn.open_table(META)?
-        .insert(meta_key::FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+    txn.put(
+        Tbl::Meta,
+        meta_key::FORMAT.as_bytes(),
+        &FORMAT_VERSION.to_le_bytes(),
+    )?;
     Ok(head)
 }
 
 type Baseline = Vec<(Table, u128, String, Vec<u8>)>;
 
-fn baseline(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Baseline, VaultError> {
+fn baseline(keys: &VaultKeys, txn: &dyn Write) -> Result<Baseline, VaultError> {
     let key = keys.seal_key();
     let mut out = Vec::new();
-    for entry in txn.open_table(CREDENTIALS)?.iter()? {
-        let (id, sealed) = entry?;
-        let (id, sealed) = (id.value(), sealed.value().to_vec());
+    for (id, sealed) in scan_all(txn, Tbl::Credentials)? {
+        let id = super::id_of(&id)?;
         let subject = open_record::<CredentialRecord>(key, Kind::Credential, id, &sealed)
             .map(|o| format!("{}/{}", o.meta.service, o.meta.name))
             .unwrap_or_default();
         out.push((Table::Credentials, id, subject, sealed));
     }
-    for entry in txn.open_table(SECRETS)?.iter()? {
-        let (id, sealed) = entry?;
-        let (id, sealed) = (id.value(), sealed.value().to_vec());
+    for (id, sealed) in scan_all(txn, Tbl::Secrets)? {
+        let id = super::id_of(&id)?;
         let subject = open_record::<SecretRecord>(key, Kind::Secret, id, &sealed)
             .map(|o| o.meta.name)
             .unwrap_or_default();
         out.push((Table::Secrets, id, subject, sealed));
     }
-    for entry in txn.open_table(TOKENS)?.iter()? {
-        let (mac, sealed) = entry?;
-        let id = super::tokens::record_id_of(mac.value())?;
-        out.push((Table::Tokens, id, String::new(), sealed.value().to_vec()));
+    for (mac, sealed) in scan_all(txn, Tbl::Tokens)? {
+        let id = super::tokens::record_id_of(&mac)?;
+        out.push((Table::Tokens, id, String::new(), sealed));
     }
     Ok(out)
 }
@@ -285,7 +267,7 @@ fn baseline(keys: &VaultKeys, txn: &WriteTransaction) -> Result<Baseline, VaultE
 /// Appends `event` (and the record it wrote) to the trail and moves the head.
 pub(super) fn append(
     keys: &VaultKeys,
-    txn: &WriteTransaction,
+    txn: &mut dyn Write,
     head: &mut Head,
     event: &Event,
     written: Option<Written<'_>>,
@@ -321,13 +303,11 @@ pub(super) fn append(
         &SecretString::default(),
         None,
     )?;
-    txn.open_table(AUDIT)?.insert(seq, sealed.as_slice())?;
+    txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
     head.count = seq;
     head.last = entry_mac(keys, &sealed)?;
     let sealed_head = seal_head(keys, head)?;
-    txn.open_table(META)?
-        .insert(meta_key::AUDIT_HEAD, sealed_head.as_slice())?;
-    Ok(())
+    txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &sealed_head)
 }
 
 /// One thing `audit --verify` found wrong.
@@ -358,25 +338,19 @@ impl Vault {
     /// The trail, oldest first (entries at or after `since`, Unix seconds).
     /// An entry that does not open is an error naming it.
     pub fn audit_entries(&self, since: Option<i64>) -> Result<Vec<Entry>, VaultError> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(AUDIT) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
+        let txn = self.store.read()?;
         let mut out = Vec::new();
-        for row in table.iter()? {
-            let (seq, sealed) = row?;
+        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
+            let seq = super::seq_of(&seq)?;
             let opened: Opened<Entry> = open_record(
                 self.keys.seal_key(),
                 Kind::Audit,
-                u128::from(seq.value()),
-                sealed.value(),
+                u128::from(seq),
+                &sealed,
             )
             .map_err(|_| {
                 VaultError::Corrupt(format!(
-                    "audit entry #{} is altered or misplaced (run credvault audit --verify)",
-                    seq.value()
+                    "audit entry #{seq} is altered or misplaced (run credvault audit --verify)"
                 ))
             })?;
             if since.is_none_or(|t| opened.meta.at >= t) {

@@ -4,17 +4,17 @@
 
 use std::path::Path;
 
-use redb::{ReadableDatabase, ReadableTable, TableHandle};
 use uuid::Uuid;
 
-use super::audit::{self, AUDIT, Event, Table, Written};
+use super::audit::{self, Event, Table, Written};
 use super::format::{self, Kind, open_record, seal_record};
-use super::store::{self, CREDENTIALS, INDEX, META, SECRETS, TOKENS, begin_write, meta_key};
-use super::{CredentialRecord, Secret, SecretRecord, Vault, now, secret};
+use super::{CredentialRecord, Secret, SecretRecord, Vault, members, now, secret};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
 use crate::error::VaultError;
 use crate::mask::mask;
 use crate::secret::SecretString;
+use crate::store::redb::{self as file, RedbStore};
+use crate::store::{Store, Table as Tbl, Write, meta_key, scan_all};
 
 /// Which credential to delete.
 #[derive(Debug, Clone)]
@@ -55,18 +55,16 @@ impl Vault {
             }
             Selector::Id(_) => None,
         };
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let deleted = {
-            let mut index = txn.open_table(INDEX)?;
-            let mut creds = txn.open_table(CREDENTIALS)?;
             let id = match (which, by_name) {
                 (Selector::Id(u), _) => u.as_u128(),
                 // By name: the index must lead to the record of that name (a
                 // redirected entry must not delete another credential).
                 (Selector::Name { service, name }, Some(idx)) => {
                     let found = self
-                        .indexed::<CredentialRecord>(&index, &creds, Kind::Credential, &idx, |m| {
+                        .indexed::<CredentialRecord>(&*txn, Kind::Credential, &idx, |m| {
                             m.service == *service && m.name == *name
                         })
                         .map_err(nothing_deleted)?;
@@ -77,9 +75,10 @@ impl Vault {
                 }
                 _ => return Ok(None),
             };
-            let Some(sealed) = creds.remove(id)?.map(|g| g.value().to_vec()) else {
+            let Some(sealed) = txn.get(Tbl::Credentials, &id.to_be_bytes())? else {
                 return Ok(None);
             };
+            txn.remove(Tbl::Credentials, &id.to_be_bytes())?;
             let opened = open_record::<CredentialRecord>(
                 self.keys.seal_key(),
                 Kind::Credential,
@@ -91,7 +90,7 @@ impl Vault {
                 Some(o) => (Some(o.meta.service.clone()), o.meta.name.clone()),
                 None => (None, String::new()),
             };
-            remove_index_entries(&mut index, id)?;
+            remove_index_entries(&mut *txn, id)?;
             Deleted {
                 id: Uuid::from_u128(id),
                 service,
@@ -109,7 +108,7 @@ impl Vault {
         };
         audit::append(
             &self.keys,
-            &txn,
+            &mut *txn,
             &mut head,
             &Event::ok("delete", subject, via),
             Some(written),
@@ -121,19 +120,17 @@ impl Vault {
     /// Deletes the secret `name`; `Ok(None)` when there is none.
     pub fn delete_secret(&self, name: &str, via: &str) -> Result<Option<Deleted>, VaultError> {
         let idx = self.index_key(Kind::Secret, &[name])?;
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let id = {
-            let mut index = txn.open_table(INDEX)?;
-            let mut secrets = txn.open_table(SECRETS)?;
             let found = self
-                .indexed::<SecretRecord>(&index, &secrets, Kind::Secret, &idx, |m| m.name == name)
+                .indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)
                 .map_err(nothing_deleted)?;
             let Some((id, _, _)) = found else {
                 return Ok(None);
             };
-            secrets.remove(id)?;
-            remove_index_entries(&mut index, id)?;
+            txn.remove(Tbl::Secrets, &id.to_be_bytes())?;
+            remove_index_entries(&mut *txn, id)?;
             id
         };
         let written = Written {
@@ -143,7 +140,7 @@ impl Vault {
         };
         audit::append(
             &self.keys,
-            &txn,
+            &mut *txn,
             &mut head,
             &Event::ok("secret_delete", name, via),
             Some(written),
@@ -166,17 +163,11 @@ impl Vault {
     ) -> Result<Option<Secret>, VaultError> {
         let idx = self.index_key(Kind::Secret, &[name])?;
         let key = self.keys.seal_key();
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let (rotated, sealed) = {
-            let mut secrets = txn.open_table(SECRETS)?;
-            let found = self.indexed::<SecretRecord>(
-                &txn.open_table(INDEX)?,
-                &secrets,
-                Kind::Secret,
-                &idx,
-                |m| m.name == name,
-            )?;
+            let found =
+                self.indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)?;
             let Some((id, _, old)) = found else {
                 return Ok(None);
             };
@@ -187,7 +178,7 @@ impl Vault {
                 ..old.meta
             };
             let sealed = seal_record(key, Kind::Secret, id, &record, value, None)?;
-            secrets.insert(id, sealed.as_slice())?;
+            txn.put(Tbl::Secrets, &id.to_be_bytes(), &sealed)?;
             (secret(id, record), sealed)
         };
         let written = Written {
@@ -197,7 +188,7 @@ impl Vault {
         };
         audit::append(
             &self.keys,
-            &txn,
+            &mut *txn,
             &mut head,
             &Event::ok("secret_rotate", name, via),
             Some(written),
@@ -207,9 +198,10 @@ impl Vault {
     }
 
     /// Re-wraps the data key under `new_password` (fresh salt; `params`, or the
-    /// current cost). One KDF, one durable commit of two meta entries: a crash
-    /// leaves the old password or the new one working, never neither. Records,
-    /// tokens and running servers (which hold the data key) are unaffected.
+    /// current cost): the file's password, or this member's key slot. One
+    /// KDF, one durable commit: a crash leaves the old password or the new one
+    /// working, never neither. Records, tokens and running servers (which hold
+    /// the data key) are unaffected.
     pub fn change_password(
         &self,
         new_password: &SecretString,
@@ -219,46 +211,68 @@ impl Vault {
         if new_password.expose().trim().is_empty() {
             return Err(VaultError::EmptyPassword);
         }
-        let current = {
-            let txn = self.db.begin_read()?;
-            let meta = txn.open_table(META)?;
-            let kdf = meta
-                .get(meta_key::KDF)?
-                .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
-            KdfHeader::decode(kdf.value())?
+        let vault_id = self.vault_id.as_bytes();
+        let entries: Vec<(Tbl, &str, Vec<u8>)> = match &self.member {
+            Some(member) => {
+                let current = self
+                    .store
+                    .read()?
+                    .get(Tbl::Members, member.as_bytes())?
+                    .ok_or_else(|| VaultError::NoMember(format!("member {member} was removed")))?;
+                let params = match params {
+                    Some(p) => p,
+                    None => members::slot_params(&current)?,
+                };
+                let slot =
+                    members::new_slot(new_password, params, &self.data_key, vault_id, member)?;
+                vec![(Tbl::Members, member.as_str(), slot)]
+            }
+            None => {
+                let current = self
+                    .store
+                    .read()?
+                    .get(Tbl::Meta, meta_key::KDF.as_bytes())?
+                    .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
+                let current = KdfHeader::decode(&current)?;
+                let header = KdfHeader::generate(params.unwrap_or(current.params))?;
+                let master = kdf::derive_master_key(new_password, &header)?;
+                let header_bytes = header.encode();
+                let wrapped = format::wrap_key(&master, &self.data_key, &header_bytes, vault_id)?;
+                vec![
+                    (Tbl::Meta, meta_key::KDF, header_bytes.to_vec()),
+                    (Tbl::Meta, meta_key::WRAPPED_KEY, wrapped),
+                ]
+            }
         };
-        let header = KdfHeader::generate(params.unwrap_or(current.params))?;
-        let master = kdf::derive_master_key(new_password, &header)?;
-        let header_bytes = header.encode();
-        let wrapped = format::wrap_key(
-            &master,
-            &self.data_key,
-            &header_bytes,
-            self.vault_id.as_bytes(),
-        )?;
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        if let Some(member) = &self.member
+            && txn.get(Tbl::Members, member.as_bytes())?.is_none()
         {
-            let mut meta = txn.open_table(META)?;
-            meta.insert(meta_key::KDF, header_bytes.as_slice())?;
-            meta.insert(meta_key::WRAPPED_KEY, wrapped.as_slice())?;
+            return Err(VaultError::NoMember(format!("member {member} was removed")));
         }
+        for (table, key, value) in &entries {
+            txn.put(*table, key.as_bytes(), value)?;
+        }
+        let subject = self.member.clone().unwrap_or_default();
         audit::append(
             &self.keys,
-            &txn,
+            &mut *txn,
             &mut head,
-            &Event::ok("passwd", "", via),
+            &Event::ok("passwd", subject, via),
             None,
         )?;
         txn.commit()?;
         Ok(())
     }
 
-    /// Writes a consistent copy of the vault to `to` (which must not exist):
-    /// the same password opens it. The `backup` audit entry is committed
-    /// first, so the copy holds it; every write acknowledged before the call
-    /// is in the copy. Written to `<to>.partial` (0600, exclusive) and hard-linked
-    /// to `to` when durable, so a file that appeared at `to` meanwhile is never replaced.
+    /// Writes a consistent copy of the vault to the file `to` (which must not
+    /// exist): the same password (or member password) opens it. The `backup`
+    /// audit entry is committed first, so the copy holds it; every write
+    /// acknowledged before the call is in the copy. Written to `<to>.partial`
+    /// (0600, exclusive) and hard-linked to `to` when durable, so a file that
+    /// appeared at `to` meanwhile is never replaced. A team vault's backup is
+    /// a vault file too (open it with `--vault FILE --member NAME`).
     pub fn backup(&self, to: &Path, via: &str) -> Result<(), VaultError> {
         if to.exists() {
             return Err(VaultError::AlreadyExists(to.display().to_string()));
@@ -272,24 +286,23 @@ impl Vault {
                 partial.display()
             )));
         }
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let event = Event::ok("backup", to.display().to_string(), via);
-        audit::append(&self.keys, &txn, &mut head, &event, None)?;
+        audit::append(&self.keys, &mut *txn, &mut head, &event, None)?;
         txn.commit()?;
 
-        let snapshot = self.db.begin_read()?;
-        if !store::create_file(&partial)? {
+        let snapshot = self.store.read()?;
+        if !file::create_file(&partial)? {
             return Err(VaultError::AlreadyExists(partial.display().to_string()));
         }
-        let copy = store::create_db(&partial)?;
-        let out = copy.begin_write()?;
-        copy_table(&snapshot, &out, META)?;
-        copy_table(&snapshot, &out, CREDENTIALS)?;
-        copy_table(&snapshot, &out, SECRETS)?;
-        copy_table(&snapshot, &out, INDEX)?;
-        copy_table(&snapshot, &out, TOKENS)?;
-        copy_table(&snapshot, &out, AUDIT)?;
+        let copy = RedbStore::new(file::create_db(&partial)?, &partial);
+        let mut out = copy.write()?;
+        for table in Tbl::ALL {
+            for (k, v) in scan_all(&*snapshot, table)? {
+                out.put(table, &k, &v)?;
+            }
+        }
         out.commit()?;
         drop(copy);
         // A hard link cannot replace a file created at `to` meanwhile (a rename would).
@@ -300,7 +313,7 @@ impl Vault {
             )
         })?;
         let _ = std::fs::remove_file(&partial);
-        store::sync_parent(to)?;
+        file::sync_parent(to)?;
         Ok(())
     }
 }
@@ -317,40 +330,12 @@ fn nothing_deleted(e: VaultError) -> VaultError {
 }
 
 /// Removes every index entry that points to `id`.
-fn remove_index_entries(index: &mut redb::Table<&[u8], u128>, id: u128) -> Result<(), VaultError> {
-    let mut doomed = Vec::new();
-    for row in index.iter()? {
-        let (k, v) = row?;
-        if v.value() == id {
-            doomed.push(k.value().to_vec());
+fn remove_index_entries(txn: &mut dyn Write, id: u128) -> Result<(), VaultError> {
+    let id = id.to_be_bytes();
+    for (k, v) in scan_all(&*txn, Tbl::Index)? {
+        if v == id {
+            txn.remove(Tbl::Index, &k)?;
         }
     }
-    for k in doomed {
-        index.remove(k.as_slice())?;
-    }
-    Ok(())
-}
-
-fn copy_table<K, V>(
-    from: &redb::ReadTransaction,
-    to: &redb::WriteTransaction,
-    def: redb::TableDefinition<K, V>,
-) -> Result<(), VaultError>
-where
-    K: redb::Key + 'static,
-    V: redb::Value + 'static,
-    for<'a> K::SelfType<'a>: std::borrow::Borrow<K::SelfType<'a>>,
-{
-    let source = match from.open_table(def) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut target = to.open_table(def)?;
-    for row in source.iter()? {
-        let (k, v) = row?;
-        target.insert(k.value(), v.value())?;
-    }
-    let _ = def.name();
     Ok(())
 }

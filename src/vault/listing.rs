@@ -17,14 +17,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError};
-
 use super::format::{Kind, open_record};
-use super::store::{CREDENTIALS, META, SECRETS, meta_key};
 use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, secret};
 use crate::error::VaultError;
+use crate::store::{Read, Table as Tbl, meta_key, scan_all};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Largest page.
 pub const MAX_LIMIT: usize = 1000;
@@ -229,12 +227,8 @@ impl Vault {
     /// The metadata as of now: the cached snapshot when the audit head is the
     /// one it was built at, else a rebuild from one read transaction.
     fn snapshot(&self) -> Result<Arc<Snapshot>, VaultError> {
-        let txn = self.db.begin_read()?;
-        let stamp = match txn.open_table(META) {
-            Ok(meta) => meta.get(meta_key::AUDIT_HEAD)?.map(|g| g.value().to_vec()),
-            Err(TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let txn = self.store.read()?;
+        let stamp = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
         let previous = self
             .listing
             .current
@@ -248,8 +242,8 @@ impl Vault {
         }
         let old = previous.unwrap_or_default();
         let (creds, cred_nonces) = self.rebuild::<CredentialRecord, Credential>(
-            &txn,
-            CREDENTIALS,
+            &*txn,
+            Tbl::Credentials,
             Kind::Credential,
             &old.creds,
             &old.cred_nonces,
@@ -257,8 +251,8 @@ impl Vault {
             credential,
         )?;
         let (secrets, secret_nonces) = self.rebuild::<SecretRecord, Secret>(
-            &txn,
-            SECRETS,
+            &*txn,
+            Tbl::Secrets,
             Kind::Secret,
             &old.secrets,
             &old.secret_nonces,
@@ -287,25 +281,20 @@ impl Vault {
     #[allow(clippy::too_many_arguments)]
     fn rebuild<M: serde::de::DeserializeOwned, T: Clone + HasKey>(
         &self,
-        txn: &redb::ReadTransaction,
-        table: TableDefinition<u128, &[u8]>,
+        txn: &dyn Read,
+        table: Tbl,
         kind: Kind,
         old: &[T],
         old_nonces: &HashMap<u128, Nonce>,
         id_of: impl Fn(&T) -> u128,
         make: impl Fn(u128, M) -> T,
     ) -> Result<(Vec<T>, HashMap<u128, Nonce>), VaultError> {
-        let table = match txn.open_table(table) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), HashMap::new())),
-            Err(e) => return Err(e.into()),
-        };
         let by_id: HashMap<u128, &T> = old.iter().map(|x| (id_of(x), x)).collect();
         let mut out = Vec::with_capacity(old.len().max(16));
         let mut nonces = HashMap::with_capacity(old.len().max(16));
-        for row in table.iter()? {
-            let (id, sealed) = row?;
-            let (id, sealed) = (id.value(), sealed.value());
+        for (id, sealed) in scan_all(txn, table)? {
+            let id = super::id_of(&id)?;
+            let sealed = sealed.as_slice();
             let nonce = super::UseStamp::of(sealed);
             if old_nonces.get(&id) == Some(&nonce)
                 && let Some(x) = by_id.get(&id)

@@ -1,4 +1,6 @@
-//! The vault: an unlocked redb file plus the keys that open its records.
+//! The vault: an unlocked store (the redb file, or a team vault's database)
+//! plus the keys that open its records. Everything here is written once,
+//! against [`crate::store::Store`]; the stores hold only sealed bytes.
 //!
 //! Every operation is one short transaction. Writes are durable (fsync) before
 //! they return, take the multi-process write lock with a bounded wait, and are
@@ -10,7 +12,8 @@ pub mod backend;
 pub mod format;
 mod lifecycle;
 mod listing;
-pub mod store;
+pub mod members;
+mod open;
 mod tokens;
 mod using;
 mod verify;
@@ -22,22 +25,19 @@ pub use using::{Use, UseStamp};
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
 
-use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::crypto::kdf::{self, KdfHeader, KdfParams};
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::mask::mask;
-use crate::secret::{Key32, SecretString};
+use crate::secret::Key32;
+use crate::store::{Store, Table as Tbl};
 use crate::validate::{CreateSecret, CredentialType, StoreCredential};
 use audit::{Event, Table, Written};
-use format::{FORMAT_VERSION, Kind, seal_record};
-use store::{CREDENTIALS, INDEX, META, SECRETS, TOKENS, begin_write, meta_key};
+use format::{Kind, seal_record};
 
 /// Credential metadata as sealed in its record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,30 +127,25 @@ pub struct Secret {
 
 /// An unlocked vault.
 pub struct Vault {
-    db: Database,
+    store: Box<dyn Store>,
     keys: VaultKeys,
     /// Kept to re-wrap it under a new password (`passwd`); zeroized on drop.
     data_key: Key32,
     /// Decrypted metadata, proven fresh on each list (listing.rs).
     listing: listing::Listing,
     vault_id: Uuid,
-    path: PathBuf,
+    /// The member whose key slot opened it (team vaults; `None`: one password).
+    member: Option<String>,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault")
-            .field("path", &self.path)
+            .field("store", &self.store.location())
             .field("vault_id", &self.vault_id)
+            .field("member", &self.member)
             .finish_non_exhaustive()
     }
-}
-
-/// The meta entries needed to unlock.
-struct Meta {
-    kdf: Vec<u8>,
-    wrapped: Vec<u8>,
-    vault_id: Vec<u8>,
 }
 
 /// Unix seconds now (the timestamps records, entries and links carry).
@@ -165,230 +160,20 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-fn read_meta(txn: &impl ReadTxn) -> Result<Option<Meta>, VaultError> {
-    let Some(table) = txn.meta()? else {
-        return Ok(None);
-    };
-    let get = |k: &str| -> Result<Option<Vec<u8>>, VaultError> {
-        Ok(table.get(k)?.map(|v| v.value().to_vec()))
-    };
-    let Some(wrapped) = get(meta_key::WRAPPED_KEY)? else {
-        return Ok(None);
-    };
-    let format = get(meta_key::FORMAT)?
-        .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
-    let format: [u8; 4] = format
-        .as_slice()
-        .try_into()
-        .map_err(|_| VaultError::Corrupt("format version length".into()))?;
-    let found = u32::from_le_bytes(format);
-    if found > FORMAT_VERSION {
-        return Err(VaultError::NewerFormat {
-            found,
-            supported: FORMAT_VERSION,
-        });
-    }
-    let kdf =
-        get(meta_key::KDF)?.ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
-    let vault_id =
-        get(meta_key::VAULT_ID)?.ok_or_else(|| VaultError::Corrupt("vault id missing".into()))?;
-    Ok(Some(Meta {
-        kdf,
-        wrapped,
-        vault_id,
-    }))
-}
-
-/// Read access to the meta table from a read-only or read-write handle.
-trait ReadTxn {
-    fn meta(&self) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>, VaultError>;
-}
-
-impl ReadTxn for redb::ReadTransaction {
-    fn meta(&self) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>, VaultError> {
-        match self.open_table(META) {
-            Ok(t) => Ok(Some(t)),
-            Err(TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-fn not_initialised() -> VaultError {
-    VaultError::Corrupt("the file is not an initialised credvault vault".into())
-}
-
-fn unlock(master: &Key32, meta: &Meta) -> Result<(Key32, Uuid), VaultError> {
-    let data_key = format::unwrap_key(master, &meta.wrapped, &meta.kdf, &meta.vault_id)?;
-    let id: [u8; 16] = meta
-        .vault_id
-        .as_slice()
-        .try_into()
-        .map_err(|_| VaultError::Corrupt("vault id length".into()))?;
-    Ok((data_key, Uuid::from_bytes(id)))
-}
-
 impl Vault {
-    /// Creates a new vault at `path` (directory 0700, file 0600).
-    ///
-    /// Fails with [`VaultError::AlreadyExists`] when one is there already.
-    pub fn create(
-        path: &Path,
-        password: &SecretString,
-        params: KdfParams,
-    ) -> Result<Self, VaultError> {
-        match Self::open_or_create(path, password, params)? {
-            (vault, true) => Ok(vault),
-            (_, false) => Err(VaultError::AlreadyExists(path.display().to_string())),
-        }
-    }
-
-    /// Opens the vault at `path`, or creates it when there is none (first run).
-    /// Returns the vault and whether it was created. When two processes race to
-    /// create one vault, exactly one creates it and the other opens it.
-    pub fn open_or_create(
-        path: &Path,
-        password: &SecretString,
-        params: KdfParams,
-    ) -> Result<(Self, bool), VaultError> {
-        if store::exists(path) {
-            return Ok((Self::open(path, password)?, false));
-        }
-        // One empty variable in an MCP client's config must not create a
-        // vault that anyone can open.
-        if password.expose().trim().is_empty() {
-            return Err(VaultError::EmptyPassword);
-        }
-        store::check_creatable(path)?;
-        let header = KdfHeader::generate(params)?;
-        let master = kdf::derive_master_key(password, &header)?;
-        let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
-        let vault_id = Uuid::new_v4();
-        let header_bytes = header.encode();
-        let wrapped = format::wrap_key(&master, &data_key, &header_bytes, vault_id.as_bytes())?;
-        // Again, right before creating: the derivation above took seconds, in
-        // which a link or a foreign file may have been planted.
-        store::check_creatable(path)?;
-        store::begin_creation(path)?;
-        if !store::create_file(path)? {
-            // Someone else's file appeared since: only a vault, or a creation
-            // credvault started (its marker), may be continued.
-            if !store::exists(path) {
-                store::check_creatable(path)?;
-            }
-        }
-        let db = if store::exists(path) {
-            store::open_rw(path)?
-        } else {
-            store::create_db(path)?
-        };
-        let txn = begin_write(&db)?;
-        {
-            let mut meta = txn.open_table(META)?;
-            if meta.get(meta_key::WRAPPED_KEY)?.is_some() {
-                // Another process initialised it between our checks: open theirs.
-                drop(meta);
-                txn.abort()?;
-                drop(db);
-                store::end_creation(path);
-                return Ok((Self::open(path, password)?, false));
-            }
-            meta.insert(meta_key::FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
-            meta.insert(meta_key::KDF, header_bytes.as_slice())?;
-            meta.insert(meta_key::WRAPPED_KEY, wrapped.as_slice())?;
-            meta.insert(meta_key::VAULT_ID, vault_id.as_bytes().as_slice())?;
-            txn.open_table(CREDENTIALS)?;
-            txn.open_table(SECRETS)?;
-            txn.open_table(INDEX)?;
-            txn.open_table(TOKENS)?;
-        }
-        let keys = VaultKeys::derive(&data_key)?;
-        audit::init(&keys, &txn)?;
-        txn.commit()?;
-        store::end_creation(path);
-        Ok((
-            Self {
-                db,
-                keys,
-                data_key,
-                listing: Default::default(),
-                vault_id,
-                path: path.to_owned(),
-            },
-            true,
-        ))
-    }
-
-    /// Opens and unlocks an existing vault.
-    ///
-    /// The password is checked on a read-only handle first: a wrong password
-    /// ([`VaultError::WrongPassword`]) leaves the file byte-identical.
-    pub fn open(path: &Path, password: &SecretString) -> Result<Self, VaultError> {
-        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => VaultError::Missing(path.display().to_string()),
-            _ => VaultError::io(format!("inspecting {}", path.display()), e),
-        })?;
-        store::check_owner(path, &meta)?;
-        let checked = match store::open_ro(path) {
-            Ok(ro) => {
-                let meta = read_meta(&ro.begin_read()?)?;
-                drop(ro);
-                Some(meta.ok_or_else(not_initialised)?)
-            }
-            // A file left mid-recovery by a killed writer cannot be opened
-            // read-only; the read-write open below repairs it first.
-            Err(VaultError::Missing(p)) => return Err(VaultError::Missing(p)),
-            Err(_) => None,
-        };
-        let master = match &checked {
-            Some(meta) => {
-                let key = kdf::derive_master_key(password, &KdfHeader::decode(&meta.kdf)?)?;
-                unlock(&key, meta)?;
-                Some((key, meta.kdf.as_slice()))
-            }
-            None => None,
-        };
-        let vault = Self::unlock_db(store::open_rw(path)?, path, password, master)?;
-        // A creator killed after its first commit leaves its marker behind.
-        if store::creation_marker(path).exists() {
-            store::end_creation(path);
-        }
-        Ok(vault)
-    }
-
-    /// Reads the meta of an opened database and unlocks it. `master` is a key
-    /// already derived for the KDF header it names; it is reused when the
-    /// header is still the same (else the password may have changed meanwhile).
-    fn unlock_db(
-        db: Database,
-        path: &Path,
-        password: &SecretString,
-        master: Option<(Key32, &[u8])>,
-    ) -> Result<Self, VaultError> {
-        let meta = read_meta(&db.begin_read()?)?.ok_or_else(not_initialised)?;
-        let master = match master {
-            Some((key, kdf)) if kdf == meta.kdf.as_slice() => key,
-            _ => kdf::derive_master_key(password, &KdfHeader::decode(&meta.kdf)?)?,
-        };
-        let (data_key, vault_id) = unlock(&master, &meta)?;
-        Ok(Self {
-            keys: VaultKeys::derive(&data_key)?,
-            data_key,
-            listing: Default::default(),
-            db,
-            vault_id,
-            path: path.to_owned(),
-        })
-    }
-
     /// The vault's random id (seed 003's `workspaceId`).
     pub fn id(&self) -> Uuid {
         self.vault_id
     }
 
-    /// The file this vault lives in.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the vault lives: its file, or its database URL without a password.
+    pub fn location(&self) -> String {
+        self.store.location()
+    }
+
+    /// The member whose key slot opened the vault (team vaults).
+    pub fn member(&self) -> Option<&str> {
+        self.member.as_deref()
     }
 
     fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
@@ -404,13 +189,11 @@ impl Vault {
     pub fn store_credential(&self, req: &StoreCredential, via: &str) -> Result<Stored, VaultError> {
         let idx = self.index_key(Kind::Credential, &[&req.service.id, &req.name])?;
         let key = self.keys.seal_key();
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let stored = {
-            let mut index = txn.open_table(INDEX)?;
-            let mut creds = txn.open_table(CREDENTIALS)?;
             let existing =
-                self.indexed::<CredentialRecord>(&index, &creds, Kind::Credential, &idx, |m| {
+                self.indexed::<CredentialRecord>(&*txn, Kind::Credential, &idx, |m| {
                     m.service == req.service.id && m.name == req.name
                 })?;
             let now = now();
@@ -437,8 +220,8 @@ impl Vault {
                 &req.value,
                 req.attachment.as_ref(),
             )?;
-            creds.insert(id, sealed.as_slice())?;
-            index.insert(idx.as_slice(), id)?;
+            txn.put(Tbl::Credentials, &id.to_be_bytes(), &sealed)?;
+            txn.put(Tbl::Index, &idx, &id.to_be_bytes())?;
             Stored {
                 credential: credential(id, record),
                 replaced: existing.is_some(),
@@ -453,7 +236,7 @@ impl Vault {
             id: c.id.as_u128(),
             sealed: Some(&stored.sealed),
         };
-        audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
+        audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(stored)
     }
@@ -462,11 +245,10 @@ impl Vault {
     /// and changes nothing. Durable before it returns.
     pub fn create_secret(&self, req: &CreateSecret, via: &str) -> Result<Secret, VaultError> {
         let idx = self.index_key(Kind::Secret, &[&req.name])?;
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let (created, sealed) = {
-            let mut index = txn.open_table(INDEX)?;
-            if index.get(idx.as_slice())?.is_some() {
+            if txn.get(Tbl::Index, &idx)?.is_some() {
                 return Err(VaultError::SecretExists(req.name.clone()));
             }
             let id = Uuid::new_v4().as_u128();
@@ -487,8 +269,8 @@ impl Vault {
                 &req.value,
                 None,
             )?;
-            txn.open_table(SECRETS)?.insert(id, sealed.as_slice())?;
-            index.insert(idx.as_slice(), id)?;
+            txn.put(Tbl::Secrets, &id.to_be_bytes(), &sealed)?;
+            txn.put(Tbl::Index, &idx, &id.to_be_bytes())?;
             (secret(id, record), sealed)
         };
         let event = Event::ok("secret_create", created.name.clone(), via);
@@ -497,10 +279,24 @@ impl Vault {
             id: created.id.as_u128(),
             sealed: Some(&sealed),
         };
-        audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
+        audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(created)
     }
+}
+
+/// A record id from its 16-byte key.
+pub(super) fn id_of(key: &[u8]) -> Result<u128, VaultError> {
+    Ok(u128::from_be_bytes(key.try_into().map_err(|_| {
+        VaultError::Corrupt("a record id of the wrong length".into())
+    })?))
+}
+
+/// An audit sequence number from its 8-byte key.
+pub(super) fn seq_of(key: &[u8]) -> Result<u64, VaultError> {
+    Ok(u64::from_be_bytes(key.try_into().map_err(|_| {
+        VaultError::Corrupt("an audit sequence number of the wrong length".into())
+    })?))
 }
 
 fn credential(id: u128, r: CredentialRecord) -> Credential {

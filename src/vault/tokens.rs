@@ -1,15 +1,14 @@
 //! HTTP bearer tokens: random, shown once, stored only as a keyed hash of the
 //! token (table `tokens`), looked up by that hash.
 
-use redb::{ReadableDatabase, ReadableTable, TableError};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Event, Table, Written};
 use super::format::{Kind, open_record, seal_record};
-use super::store::{TOKENS, begin_write};
 use super::{Vault, now};
 use crate::error::VaultError;
 use crate::secret::SecretString;
+use crate::store::{Table as Tbl, scan_all};
 
 /// Token metadata as sealed in its record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,17 +60,16 @@ impl Vault {
             &SecretString::default(),
             None,
         )?;
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
-        txn.open_table(TOKENS)?
-            .insert(mac.as_slice(), sealed.as_slice())?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        txn.put(Tbl::Tokens, &mac, &sealed)?;
         let written = Written {
             table: Table::Tokens,
             id: token_record_id(&mac),
             sealed: Some(&sealed),
         };
         let event = Event::ok("token_create", name, via);
-        audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
+        audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok((token, token_info(&mac, record)))
     }
@@ -97,17 +95,17 @@ impl Vault {
         if doomed.is_empty() {
             return Ok(0);
         }
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         for (mac, name) in &doomed {
-            txn.open_table(TOKENS)?.remove(mac.as_slice())?;
+            txn.remove(Tbl::Tokens, mac)?;
             let written = Written {
                 table: Table::Tokens,
                 id: token_record_id(mac),
                 sealed: None,
             };
             let event = Event::ok("token_revoke", name.clone(), via);
-            audit::append(&self.keys, &txn, &mut head, &event, Some(written))?;
+            audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         }
         txn.commit()?;
         Ok(doomed.len())
@@ -119,20 +117,14 @@ impl Vault {
     /// a revocation by another process takes effect at once.
     pub fn check_token(&self, presented: &str) -> Result<Option<TokenInfo>, VaultError> {
         let mac = self.keys.token_mac(presented.as_bytes())?;
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(TOKENS) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let Some(sealed) = table.get(mac.as_slice())? else {
+        let Some(sealed) = self.store.read()?.get(Tbl::Tokens, &mac)? else {
             return Ok(None);
         };
         match open_record::<TokenRecord>(
             self.keys.seal_key(),
             Kind::Token,
             token_record_id(&mac),
-            sealed.value(),
+            &sealed,
         ) {
             Ok(opened) => Ok(Some(token_info(&mac, opened.meta))),
             Err(e) => {
@@ -143,23 +135,16 @@ impl Vault {
     }
 
     fn each_token(&self, mut f: impl FnMut(&[u8; 32], TokenRecord)) -> Result<(), VaultError> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(TOKENS) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        for entry in table.iter()? {
-            let (k, v) = entry?;
+        for (k, v) in scan_all(&*self.store.read()?, Tbl::Tokens)? {
             let mac: [u8; 32] = k
-                .value()
+                .as_slice()
                 .try_into()
                 .map_err(|_| VaultError::Corrupt("a token key has the wrong length".into()))?;
             match open_record::<TokenRecord>(
                 self.keys.seal_key(),
                 Kind::Token,
                 token_record_id(&mac),
-                v.value(),
+                &v,
             ) {
                 Ok(opened) => f(&mac, opened.meta),
                 // A damaged token record authenticates nobody; the others still work.

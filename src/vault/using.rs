@@ -4,14 +4,12 @@
 //! [`SecretString`] to code that writes it into a request header or a child's
 //! environment, never into a reply.
 
-use redb::{ReadableDatabase, ReadableTable};
-
 use super::audit::{self, Event, Table, Written};
 use super::format::{Kind, Opened, open_record, seal_record};
-use super::store::{CREDENTIALS, INDEX, SECRETS, begin_write};
 use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, now, secret};
 use crate::error::VaultError;
 use crate::secret::SecretString;
+use crate::store::{Read, Table as Tbl, scan_all};
 
 /// Which sealed version of a record a use read: its nonce, fresh on every
 /// write. Recording the use compares it, so a value replaced meanwhile (even
@@ -69,12 +67,9 @@ impl Vault {
         service: &str,
         name: &str,
     ) -> Result<Option<(Credential, SecretString, UseStamp)>, VaultError> {
-        let found = self.for_use::<CredentialRecord>(
-            Kind::Credential,
-            CREDENTIALS,
-            &[service, name],
-            |m| m.service == service && m.name == name,
-        )?;
+        let found = self.for_use::<CredentialRecord>(Kind::Credential, &[service, name], |m| {
+            m.service == service && m.name == name
+        })?;
         Ok(found.map(|(id, o, stamp)| (credential(id, o.meta), o.value, stamp)))
     }
 
@@ -83,8 +78,7 @@ impl Vault {
         &self,
         name: &str,
     ) -> Result<Option<(Secret, SecretString, UseStamp)>, VaultError> {
-        let found =
-            self.for_use::<SecretRecord>(Kind::Secret, SECRETS, &[name], |m| m.name == name)?;
+        let found = self.for_use::<SecretRecord>(Kind::Secret, &[name], |m| m.name == name)?;
         Ok(found.map(|(id, o, stamp)| (secret(id, o.meta), o.value, stamp)))
     }
 
@@ -93,19 +87,11 @@ impl Vault {
     fn for_use<M: serde::de::DeserializeOwned>(
         &self,
         kind: Kind,
-        table: redb::TableDefinition<u128, &[u8]>,
         names: &[&str],
         matches: impl FnOnce(&M) -> bool,
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
         let idx = self.index_key(kind, names)?;
-        let txn = self.db.begin_read()?;
-        let found = self.indexed(
-            &txn.open_table(INDEX)?,
-            &txn.open_table(table)?,
-            kind,
-            &idx,
-            matches,
-        )?;
+        let found = self.indexed(&*self.store.read()?, kind, &idx, matches)?;
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
 
@@ -116,18 +102,17 @@ impl Vault {
     /// expects (its names) is [`VaultError::Corrupt`], never a silent match.
     pub(super) fn indexed<M: serde::de::DeserializeOwned>(
         &self,
-        index: &impl ReadableTable<&'static [u8], u128>,
-        records: &impl ReadableTable<u128, &'static [u8]>,
+        txn: &(impl Read + ?Sized),
         kind: Kind,
         idx: &[u8; 32],
         matches: impl FnOnce(&M) -> bool,
     ) -> Result<Option<Indexed<M>>, VaultError> {
-        let Some(id) = index.get(idx.as_slice())?.map(|g| g.value()) else {
+        let Some(id) = txn.get(Tbl::Index, idx)? else {
             return Ok(None);
         };
-        let sealed = records
-            .get(id)?
-            .map(|g| g.value().to_vec())
+        let id = super::id_of(&id)?;
+        let sealed = txn
+            .get(records_of(kind), &id.to_be_bytes())?
             .ok_or_else(|| {
                 VaultError::Corrupt("an index entry points to a missing record".into())
             })?;
@@ -142,18 +127,13 @@ impl Vault {
 
     /// Every secret with its value (`exec --all-secrets`), oldest first.
     pub fn all_secrets_for_use(&self) -> Result<Vec<(Secret, SecretString, UseStamp)>, VaultError> {
-        let txn = self.db.begin_read()?;
         let mut out = Vec::new();
-        for entry in txn.open_table(SECRETS)?.iter()? {
-            let (id, sealed) = entry?;
-            let opened: Opened<SecretRecord> = open_record(
-                self.keys.seal_key(),
-                Kind::Secret,
-                id.value(),
-                sealed.value(),
-            )?;
-            let stamp = UseStamp::of(sealed.value());
-            out.push((secret(id.value(), opened.meta), opened.value, stamp));
+        for (id, sealed) in scan_all(&*self.store.read()?, Tbl::Secrets)? {
+            let id = super::id_of(&id)?;
+            let opened: Opened<SecretRecord> =
+                open_record(self.keys.seal_key(), Kind::Secret, id, &sealed)?;
+            let stamp = UseStamp::of(&sealed);
+            out.push((secret(id, opened.meta), opened.value, stamp));
         }
         out.sort_by_key(|(s, _, _)| (s.created_at, s.id));
         Ok(out)
@@ -189,16 +169,15 @@ impl Vault {
         stamp: UseStamp,
         used: &Use,
     ) -> Result<bool, VaultError> {
-        let (table, kind) = match which {
-            Table::Secrets => (SECRETS, Kind::Secret),
-            _ => (CREDENTIALS, Kind::Credential),
+        let kind = match which {
+            Table::Secrets => Kind::Secret,
+            _ => Kind::Credential,
         };
         let key = self.keys.seal_key();
-        let txn = begin_write(&self.db)?;
-        let mut head = audit::begin(&self.keys, &txn)?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
         let resealed = {
-            let mut records = txn.open_table(table)?;
-            let current = records.get(id)?.map(|g| g.value().to_vec());
+            let current = txn.get(records_of(kind), &id.to_be_bytes())?;
             match current {
                 Some(sealed) if used.sent && UseStamp::of(&sealed) == stamp => {
                     let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
@@ -211,7 +190,7 @@ impl Vault {
                         &opened.value,
                         opened.attachment.as_ref(),
                     )?;
-                    records.insert(id, resealed.as_slice())?;
+                    txn.put(records_of(kind), &id.to_be_bytes(), &resealed)?;
                     Some(resealed)
                 }
                 _ => None,
@@ -222,9 +201,19 @@ impl Vault {
             id,
             sealed: Some(sealed),
         });
-        audit::append(&self.keys, &txn, &mut head, &used.event(), written)?;
+        audit::append(&self.keys, &mut *txn, &mut head, &used.event(), written)?;
         txn.commit()?;
         Ok(resealed.is_some())
+    }
+}
+
+/// The table records of `kind` live in.
+pub(super) fn records_of(kind: Kind) -> Tbl {
+    match kind {
+        Kind::Secret => Tbl::Secrets,
+        Kind::Token => Tbl::Tokens,
+        Kind::Audit => Tbl::Audit,
+        Kind::Credential => Tbl::Credentials,
     }
 }
 

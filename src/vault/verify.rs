@@ -3,13 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError};
-
-use super::audit::{AUDIT, Entry, Problem, Table, Verification, id_text};
+use super::audit::{Entry, Problem, Table, Verification, id_text};
 use super::format::{Kind, Opened, open_record};
-use super::store::{CREDENTIALS, INDEX, META, SECRETS, TOKENS, meta_key};
 use super::{CredentialRecord, SecretRecord, Vault};
 use crate::error::VaultError;
+use crate::store::{Table as Tbl, meta_key, scan_all};
 
 /// The last entry that wrote or deleted each record: (seq, mac or deleted, subject).
 type Latest = HashMap<(Table, String), (u64, Option<String>, String)>;
@@ -51,23 +49,19 @@ fn describe(table: Table, id: &str, subject: &str) -> String {
 
 pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
     let keys = &v.keys;
-    let txn = v.db.begin_read()?;
+    let txn = v.store.read()?;
+    let txn = &*txn;
     let mut r = Report {
         out: Verification::default(),
     };
-    let meta = txn.open_table(META)?;
-    let format = meta
-        .get(meta_key::FORMAT)?
-        .and_then(|g| <[u8; 4]>::try_from(g.value()).ok())
+    let format = txn
+        .get(Tbl::Meta, meta_key::FORMAT.as_bytes())?
+        .and_then(|g| <[u8; 4]>::try_from(g.as_slice()).ok())
         .map(u32::from_le_bytes)
         .unwrap_or(0);
-    let head = meta.get(meta_key::AUDIT_HEAD)?.map(|g| g.value().to_vec());
-    drop(meta);
-    let trail_rows = match txn.open_table(AUDIT) {
-        Ok(t) => t.len()?,
-        Err(TableError::TableDoesNotExist(_)) => 0,
-        Err(e) => return Err(e.into()),
-    };
+    let head = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
+    let trail = scan_all(txn, Tbl::Audit)?;
+    let trail_rows = trail.len();
     let head = match head {
         // Format 1 with no trail: the first write starts it.
         None if format < 2 && trail_rows == 0 => return Ok(r.out),
@@ -95,11 +89,10 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
     let mut latest = Latest::new();
     let mut last = [0u8; 32];
     let mut expected = 1u64;
-    match txn.open_table(AUDIT) {
-        Ok(table) => {
-            for row in table.iter()? {
-                let (seq, sealed) = row?;
-                let (seq, sealed) = (seq.value(), sealed.value());
+    {
+        {
+            for (seq, sealed) in &trail {
+                let (seq, sealed) = (super::seq_of(seq)?, sealed.as_slice());
                 if seq > expected {
                     r.entry(
                         expected,
@@ -132,8 +125,6 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
                 expected = seq + 1;
             }
         }
-        Err(TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(e.into()),
     }
     r.out.entries = expected - 1;
     if let Some(h) = head {
@@ -192,16 +183,14 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
         seen.insert(key);
         Ok(())
     };
+    let index: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+        scan_all(txn, Tbl::Index)?.into_iter().collect();
     for (def, table, kind) in [
-        (CREDENTIALS, Table::Credentials, Kind::Credential),
-        (SECRETS, Table::Secrets, Kind::Secret),
+        (Tbl::Credentials, Table::Credentials, Kind::Credential),
+        (Tbl::Secrets, Table::Secrets, Kind::Secret),
     ] {
-        let Some(records) = open_or_empty(&txn, def)? else {
-            continue;
-        };
-        for row in records.iter()? {
-            let (id, sealed) = row?;
-            let (id, sealed) = (id.value(), sealed.value());
+        for (id, sealed) in scan_all(txn, def)? {
+            let (id, sealed) = (super::id_of(&id)?, sealed.as_slice());
             live_ids.insert(id);
             let names = names_of(v, kind, id, sealed);
             let name = names.as_ref().map(|(shown, _)| shown.clone());
@@ -216,9 +205,8 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
                 let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
                 let idx = v.index_key(kind, &parts)?;
                 expected_index.insert(idx.to_vec());
-                let indexed = open_index(&txn)?
-                    .and_then(|t| t.get(idx.as_slice()).ok().flatten().map(|g| g.value()));
-                if indexed != Some(id) {
+                let indexed = index.get(idx.as_slice());
+                if indexed.map(Vec::as_slice) != Some(id.to_be_bytes().as_slice()) {
                     r.record(
                         describe(table, &id_text(table, id), &shown),
                         "has no index entry pointing to it (removed or redirected): lookups by name miss it".into(),
@@ -227,16 +215,9 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
             }
         }
     }
-    match txn.open_table(TOKENS) {
-        Ok(tokens) => {
-            for row in tokens.iter()? {
-                let (mac, sealed) = row?;
-                let id = super::tokens::record_id_of(mac.value())?;
-                check(&mut r, Table::Tokens, id, sealed.value(), None)?;
-            }
-        }
-        Err(TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(e.into()),
+    for (mac, sealed) in scan_all(txn, Tbl::Tokens)? {
+        let id = super::tokens::record_id_of(&mac)?;
+        check(&mut r, Table::Tokens, id, &sealed, None)?;
     }
     let mut gone: Vec<_> = latest
         .iter()
@@ -249,44 +230,23 @@ pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
             format!("is missing: entry #{seq} wrote it and nothing deleted it since"),
         );
     }
-    if let Some(index) = open_index(&txn)? {
-        for row in index.iter()? {
-            let (key, id) = row?;
-            if !live_ids.contains(&id.value()) {
-                r.record(
-                    format!("index entry for {}", uuid::Uuid::from_u128(id.value())),
-                    "points to a record that does not exist".into(),
-                );
-            } else if !expected_index.contains(key.value()) {
-                r.record(
-                    format!("index entry for {}", uuid::Uuid::from_u128(id.value())),
-                    "is not the record's own name: another name was redirected to it".into(),
-                );
-            }
+    let mut index: Vec<_> = index.into_iter().collect();
+    index.sort();
+    for (key, id) in index {
+        let id = super::id_of(&id)?;
+        if !live_ids.contains(&id) {
+            r.record(
+                format!("index entry for {}", uuid::Uuid::from_u128(id)),
+                "points to a record that does not exist".into(),
+            );
+        } else if !expected_index.contains(&key) {
+            r.record(
+                format!("index entry for {}", uuid::Uuid::from_u128(id)),
+                "is not the record's own name: another name was redirected to it".into(),
+            );
         }
     }
     Ok(r.out)
-}
-
-fn open_or_empty(
-    txn: &redb::ReadTransaction,
-    def: TableDefinition<u128, &[u8]>,
-) -> Result<Option<redb::ReadOnlyTable<u128, &'static [u8]>>, VaultError> {
-    match txn.open_table(def) {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn open_index(
-    txn: &redb::ReadTransaction,
-) -> Result<Option<redb::ReadOnlyTable<&'static [u8], u128>>, VaultError> {
-    match txn.open_table(INDEX) {
-        Ok(t) => Ok(Some(t)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// A record's display name and index parts, when it opens.

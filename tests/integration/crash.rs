@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use credvault::vault::store::{CREDENTIALS, INDEX, SECRETS};
+use credvault::store::redb::{CREDENTIALS, INDEX, SECRETS};
 use credvault::{SecretString, Vault};
 use redb::{ReadableDatabase, ReadableTableMetadata};
 use serde_json::{Value, json};
@@ -77,7 +77,7 @@ fn verify(env: &Env, acked: &Acked, trial: usize) -> (usize, usize) {
     // Killed before the first run finished creating the vault (the unlock and
     // creation take longer on a loaded machine): nothing can have been
     // acknowledged, and the next run finishes the creation.
-    if !credvault::vault::store::exists(&env.vault) {
+    if !credvault::store::redb::exists(&env.vault) {
         assert!(
             acked.creds.is_empty() && acked.secrets.is_empty(),
             "trial {trial}: writes were acknowledged but there is no vault"

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use credvault::vault::store::CREDENTIALS;
+use credvault::store::redb::CREDENTIALS;
 use credvault::{SecretString, Vault};
 use serde_json::json;
 

@@ -1,17 +1,20 @@
-//! The redb file: creation with safe permissions, opening in multi-writer mode,
-//! and short write transactions with a bounded wait for other processes.
+//! The redb file store (the default): creation with safe permissions,
+//! opening in multi-writer mode, short write transactions with a bounded wait
+//! for other processes, and [`RedbStore`], the [`Store`] over one file.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::ops::Bound;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redb::{
-    ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, TableDefinition, TableError,
-    TransactionError, WriteTransaction,
+    ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition,
+    TableError, TransactionError, WriteTransaction,
 };
 
+use super::{Read, Row, Store, Table, Write, meta_key};
 use crate::error::VaultError;
 
 /// `meta`: format version, KDF header, wrapped key, vault id.
@@ -24,20 +27,10 @@ pub const SECRETS: TableDefinition<u128, &[u8]> = TableDefinition::new("secrets"
 pub const INDEX: TableDefinition<&[u8], u128> = TableDefinition::new("index");
 /// `tokens`: keyed hash of a bearer token → sealed token metadata.
 pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
-
-/// Meta keys.
-pub mod meta_key {
-    /// u32 LE format version.
-    pub const FORMAT: &str = "format_version";
-    /// Encoded KDF header.
-    pub const KDF: &str = "kdf";
-    /// Sealed data key.
-    pub const WRAPPED_KEY: &str = "wrapped_key";
-    /// 16-byte vault id.
-    pub const VAULT_ID: &str = "vault_id";
-    /// Sealed audit head: entry count and the keyed hash of the last entry.
-    pub const AUDIT_HEAD: &str = "audit_head";
-}
+/// `audit`: sequence number (from 1) → sealed entry.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// `members`: member name → key slot (team vaults).
+pub const MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("members");
 
 /// How long a write waits for another process's transaction before `vault_busy`.
 pub const WRITE_RETRY_WINDOW: Duration = Duration::from_secs(2);
@@ -185,7 +178,7 @@ pub fn end_creation(path: &Path) {
 }
 
 /// Whether `path` holds an initialised vault: a non-empty file whose `meta`
-/// table has a wrapped key. A file left by a first run killed before its first
+/// table has a vault id (written with the key in the first commit). A file left by a first run killed before its first
 /// commit (empty, or a redb file without the vault's meta) is not one, so the
 /// next run finishes creating it instead of refusing it for good. A file that
 /// cannot be read as redb counts as a vault: opening it reports what is wrong.
@@ -220,7 +213,7 @@ fn unfinished_init(path: &Path) -> bool {
 fn initialised(path: &Path) -> Option<bool> {
     fn check(txn: redb::ReadTransaction) -> Option<bool> {
         match txn.open_table(META) {
-            Ok(t) => Some(t.get(meta_key::WRAPPED_KEY).ok()?.is_some()),
+            Ok(t) => Some(t.get(meta_key::VAULT_ID).ok()?.is_some()),
             Err(TableError::TableDoesNotExist(_)) => Some(false),
             Err(_) => None,
         }
@@ -332,5 +325,240 @@ pub fn begin_write(db: &Database) -> Result<WriteTransaction, VaultError> {
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// A consistent read of an already open read transaction (a read-only handle).
+pub fn reader(txn: redb::ReadTransaction) -> impl Read {
+    ReadTxn(txn)
+}
+
+/// A vault file as a [`Store`].
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// The store over an opened database; `path` names it in messages.
+    pub fn new(db: Database, path: &Path) -> Self {
+        Self {
+            db,
+            path: path.to_owned(),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for RedbStore {
+    fn read(&self) -> Result<Box<dyn Read + '_>, VaultError> {
+        Ok(Box::new(ReadTxn(self.db.begin_read()?)))
+    }
+
+    fn write(&self) -> Result<Box<dyn Write + '_>, VaultError> {
+        Ok(Box::new(WriteTxn(begin_write(&self.db)?)))
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+struct ReadTxn(redb::ReadTransaction);
+struct WriteTxn(WriteTransaction);
+
+fn bad_key(t: Table) -> VaultError {
+    VaultError::Corrupt(format!("a key of the wrong shape for table {}", t.name()))
+}
+
+fn id_key(t: Table, k: &[u8]) -> Result<u128, VaultError> {
+    Ok(u128::from_be_bytes(k.try_into().map_err(|_| bad_key(t))?))
+}
+
+fn seq_key(t: Table, k: &[u8]) -> Result<u64, VaultError> {
+    Ok(u64::from_be_bytes(k.try_into().map_err(|_| bad_key(t))?))
+}
+
+fn str_key(t: Table, k: &[u8]) -> Result<&str, VaultError> {
+    std::str::from_utf8(k).map_err(|_| bad_key(t))
+}
+
+fn after<K>(k: Option<K>) -> (Bound<K>, Bound<K>) {
+    (
+        k.map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Unbounded,
+    )
+}
+
+fn bytes(v: &[u8]) -> Vec<u8> {
+    v.to_vec()
+}
+
+fn id_bytes(v: u128) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+fn seq_bytes(v: u64) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+fn str_bytes(v: &str) -> Vec<u8> {
+    v.as_bytes().to_vec()
+}
+
+/// `get` on one typed table (`None` when the table does not exist yet).
+macro_rules! get_in {
+    ($txn:ident, $def:expr, $key:expr, $val:expr) => {
+        match $txn.open($def)? {
+            None => None,
+            Some(tab) => tab.get($key)?.map(|g| $val(g.value())),
+        }
+    };
+}
+
+/// An ordered scan of one typed table.
+macro_rules! scan_in {
+    ($txn:ident, $def:expr, $kty:ty, $from:expr, $limit:expr, $key:expr, $val:expr) => {{
+        let mut out: Vec<Row> = Vec::new();
+        if let Some(tab) = $txn.open($def)? {
+            for row in tab.range::<$kty>(after($from))? {
+                if out.len() >= $limit {
+                    break;
+                }
+                let (k, v) = row?;
+                out.push(($key(k.value()), $val(v.value())));
+            }
+        }
+        out
+    }};
+}
+
+macro_rules! impl_read {
+    ($ty:ty) => {
+        impl Read for $ty {
+            fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
+                let txn = self;
+                Ok(match t {
+                    Table::Meta => get_in!(txn, META, str_key(t, key)?, bytes),
+                    Table::Members => get_in!(txn, MEMBERS, str_key(t, key)?, bytes),
+                    Table::Credentials => get_in!(txn, CREDENTIALS, id_key(t, key)?, bytes),
+                    Table::Secrets => get_in!(txn, SECRETS, id_key(t, key)?, bytes),
+                    Table::Audit => get_in!(txn, AUDIT, seq_key(t, key)?, bytes),
+                    Table::Tokens => get_in!(txn, TOKENS, key, bytes),
+                    Table::Index => get_in!(txn, INDEX, key, id_bytes),
+                })
+            }
+
+            fn scan(
+                &self,
+                t: Table,
+                from: Option<&[u8]>,
+                limit: usize,
+            ) -> Result<Vec<Row>, VaultError> {
+                let txn = self;
+                Ok(match t {
+                    Table::Meta | Table::Members => {
+                        let def = if t == Table::Meta { META } else { MEMBERS };
+                        let from = from.map(|k| str_key(t, k)).transpose()?;
+                        scan_in!(txn, def, &str, from, limit, str_bytes, bytes)
+                    }
+                    Table::Credentials | Table::Secrets => {
+                        let def = if t == Table::Credentials {
+                            CREDENTIALS
+                        } else {
+                            SECRETS
+                        };
+                        let from = from.map(|k| id_key(t, k)).transpose()?;
+                        scan_in!(txn, def, u128, from, limit, id_bytes, bytes)
+                    }
+                    Table::Audit => {
+                        let from = from.map(|k| seq_key(t, k)).transpose()?;
+                        scan_in!(txn, AUDIT, u64, from, limit, seq_bytes, bytes)
+                    }
+                    Table::Tokens => scan_in!(txn, TOKENS, &[u8], from, limit, bytes, bytes),
+                    Table::Index => scan_in!(txn, INDEX, &[u8], from, limit, bytes, id_bytes),
+                })
+            }
+        }
+    };
+}
+
+impl ReadTxn {
+    fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Option<redb::ReadOnlyTable<K, V>>, VaultError> {
+        match self.0.open_table(def) {
+            Ok(t) => Ok(Some(t)),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl WriteTxn {
+    fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Option<redb::Table<'_, K, V>>, VaultError> {
+        Ok(Some(self.0.open_table(def)?))
+    }
+}
+
+impl_read!(ReadTxn);
+impl_read!(WriteTxn);
+
+impl Write for WriteTxn {
+    fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<(), VaultError> {
+        let txn = &self.0;
+        match t {
+            Table::Meta => {
+                txn.open_table(META)?.insert(str_key(t, key)?, value)?;
+            }
+            Table::Members => {
+                txn.open_table(MEMBERS)?.insert(str_key(t, key)?, value)?;
+            }
+            Table::Credentials => {
+                txn.open_table(CREDENTIALS)?
+                    .insert(id_key(t, key)?, value)?;
+            }
+            Table::Secrets => {
+                txn.open_table(SECRETS)?.insert(id_key(t, key)?, value)?;
+            }
+            Table::Audit => {
+                txn.open_table(AUDIT)?.insert(seq_key(t, key)?, value)?;
+            }
+            Table::Tokens => {
+                txn.open_table(TOKENS)?.insert(key, value)?;
+            }
+            Table::Index => {
+                txn.open_table(INDEX)?.insert(key, id_key(t, value)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, t: Table, key: &[u8]) -> Result<bool, VaultError> {
+        let txn = &self.0;
+        Ok(match t {
+            Table::Meta => txn.open_table(META)?.remove(str_key(t, key)?)?.is_some(),
+            Table::Members => txn.open_table(MEMBERS)?.remove(str_key(t, key)?)?.is_some(),
+            Table::Credentials => txn
+                .open_table(CREDENTIALS)?
+                .remove(id_key(t, key)?)?
+                .is_some(),
+            Table::Secrets => txn.open_table(SECRETS)?.remove(id_key(t, key)?)?.is_some(),
+            Table::Audit => txn.open_table(AUDIT)?.remove(seq_key(t, key)?)?.is_some(),
+            Table::Tokens => txn.open_table(TOKENS)?.remove(key)?.is_some(),
+            Table::Index => txn.open_table(INDEX)?.remove(key)?.is_some(),
+        })
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), VaultError> {
+        Ok(self.0.commit()?)
     }
 }

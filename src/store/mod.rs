@@ -1,0 +1,129 @@
+//! Where sealed records live (DESIGN §12): one record-level trait, [`Store`],
+//! with one module per store — the redb file ([`redb`]) and PostgreSQL
+//! ([`postgres`]). A store sees only what the vault file shows: sealed bytes,
+//! keyed hashes, counts, sizes and times. Sealing, the index, the audit chain
+//! and every rule about records stay above it, in `crate::vault`, written once.
+//!
+//! The shape is the narrowest the vault needs:
+//! * [`Store::read`]: a consistent snapshot (one redb read transaction, one
+//!   PostgreSQL `REPEATABLE READ` transaction) with `get` and an ordered `scan`;
+//! * [`Store::write`]: a write transaction that is **serialised with every
+//!   other write transaction of every process on every machine** (redb's
+//!   single writer; a transaction-level advisory lock in PostgreSQL), so a
+//!   read followed by a write inside it is a compare-and-set; `commit` returns
+//!   once the change is durable. Dropping it without `commit` writes nothing.
+//!
+//! Keys and values are bytes. Key conventions (shared by both stores): record
+//! ids are 16 bytes big-endian, audit sequence numbers 8 bytes big-endian,
+//! meta keys and member names UTF-8, index and token keys 32-byte keyed
+//! hashes; index values are 16-byte record ids. Scans are in byte order of
+//! the key (so numeric order for ids and sequence numbers).
+
+// pub mod postgres; (being written)
+pub mod redb;
+
+use crate::error::VaultError;
+
+/// The tables a vault has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Format version, KDF header, wrapped key, vault id, audit head.
+    Meta,
+    /// Record id → sealed credential.
+    Credentials,
+    /// Record id → sealed secret.
+    Secrets,
+    /// Keyed hash of (kind, names) → record id.
+    Index,
+    /// Keyed hash of a bearer token → sealed token metadata.
+    Tokens,
+    /// Sequence number → sealed audit entry.
+    Audit,
+    /// Member name → key slot (team vaults).
+    Members,
+}
+
+impl Table {
+    /// Every table, in the order a copy writes them.
+    pub const ALL: [Table; 7] = [
+        Table::Meta,
+        Table::Credentials,
+        Table::Secrets,
+        Table::Index,
+        Table::Tokens,
+        Table::Audit,
+        Table::Members,
+    ];
+
+    /// The table's name (redb's table name; PostgreSQL's is `credvault_` + this).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Credentials => "credentials",
+            Table::Secrets => "secrets",
+            Table::Index => "index",
+            Table::Tokens => "tokens",
+            Table::Audit => "audit",
+            Table::Members => "members",
+        }
+    }
+}
+
+/// Meta keys.
+pub mod meta_key {
+    /// u32 LE format version.
+    pub const FORMAT: &str = "format_version";
+    /// Encoded KDF header.
+    pub const KDF: &str = "kdf";
+    /// Sealed data key.
+    pub const WRAPPED_KEY: &str = "wrapped_key";
+    /// 16-byte vault id.
+    pub const VAULT_ID: &str = "vault_id";
+    /// Sealed audit head: entry count and the keyed hash of the last entry.
+    pub const AUDIT_HEAD: &str = "audit_head";
+    /// Team vaults: the member a process opens when none is named.
+    pub const DEFAULT_MEMBER: &str = "default_member";
+}
+
+/// One row of a scan.
+pub type Row = (Vec<u8>, Vec<u8>);
+
+/// A consistent view of the store.
+pub trait Read {
+    /// The value under `key`, if any.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError>;
+    /// Up to `limit` rows with keys strictly after `after` (from the first
+    /// when `None`), in key byte order.
+    fn scan(
+        &self,
+        table: Table,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, VaultError>;
+}
+
+/// A write transaction: serialised with all others, durable on commit.
+pub trait Write: Read {
+    /// Inserts or replaces the value under `key`.
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), VaultError>;
+    /// Removes `key`; true when it was there.
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<bool, VaultError>;
+    /// Makes every change durable, or none of them.
+    fn commit(self: Box<Self>) -> Result<(), VaultError>;
+}
+
+/// A place a vault's records live.
+pub trait Store: Send + Sync {
+    /// Begins a consistent read.
+    fn read(&self) -> Result<Box<dyn Read + '_>, VaultError>;
+    /// Begins a write transaction, waiting a bounded time for other writers
+    /// ([`VaultError::Busy`] after it).
+    fn write(&self) -> Result<Box<dyn Write + '_>, VaultError>;
+    /// Where it is, for messages (a path, or a URL without its password).
+    fn location(&self) -> String;
+}
+
+/// Every row of `table`.
+pub fn scan_all(txn: &(impl Read + ?Sized), table: Table) -> Result<Vec<Row>, VaultError> {
+    txn.scan(table, None, usize::MAX)
+}

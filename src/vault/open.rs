@@ -1,0 +1,351 @@
+//! Creating and unlocking a vault. The redb file keeps its careful creation
+//! (a marker, exclusive 0600 file, a read-only password check that leaves a
+//! wrong guess byte-identical); unlocking itself is written once, over any
+//! [`Store`], through a key slot: the file's one password, or a member's slot
+//! in a team vault (one KDF either way, never one per slot).
+
+use std::path::Path;
+
+use redb::ReadableDatabase;
+use uuid::Uuid;
+
+use super::format::{self, FORMAT_VERSION};
+use super::{Vault, audit, members};
+use crate::crypto::kdf::{self, KdfHeader, KdfParams};
+use crate::crypto::keys::VaultKeys;
+use crate::error::VaultError;
+use crate::secret::{Key32, SecretString};
+use crate::store::redb::{self as file, RedbStore};
+use crate::store::{Read, Store, Table as Tbl, meta_key};
+
+/// The name `init` gives a team vault's first member unless told otherwise.
+pub const DEFAULT_MEMBER: &str = "owner";
+
+/// How the data key is reached.
+enum Slot {
+    /// One password (a vault file): the KDF header and wrapped key in `meta`.
+    Password { kdf: Vec<u8>, wrapped: Vec<u8> },
+    /// A member's key slot (team vaults).
+    Member { name: String, slot: Vec<u8> },
+}
+
+impl Slot {
+    /// The bytes a derived key is valid for: a key found on a read-only
+    /// handle is reused only while these are unchanged.
+    fn fingerprint(&self) -> Vec<u8> {
+        match self {
+            Slot::Password { kdf, wrapped } => [kdf.as_slice(), wrapped].concat(),
+            Slot::Member { name, slot } => [name.as_bytes(), slot].concat(),
+        }
+    }
+}
+
+struct Meta {
+    vault_id: [u8; 16],
+    slot: Slot,
+}
+
+fn not_initialised() -> VaultError {
+    VaultError::Corrupt("the store holds no initialised credvault vault".into())
+}
+
+/// The format version of an initialised vault (newer than this build: refused).
+pub(super) fn format_of(txn: &(impl Read + ?Sized)) -> Result<u32, VaultError> {
+    let v = txn
+        .get(Tbl::Meta, meta_key::FORMAT.as_bytes())?
+        .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
+    let b: [u8; 4] = v
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("format version length".into()))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn read_meta(txn: &dyn Read, member: Option<&str>) -> Result<Option<Meta>, VaultError> {
+    let get = |k: &str| txn.get(Tbl::Meta, k.as_bytes());
+    let Some(vault_id) = get(meta_key::VAULT_ID)? else {
+        return Ok(None);
+    };
+    let found = format_of(txn)?;
+    if found > FORMAT_VERSION {
+        return Err(VaultError::NewerFormat {
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let vault_id: [u8; 16] = vault_id
+        .as_slice()
+        .try_into()
+        .map_err(|_| VaultError::Corrupt("vault id length".into()))?;
+    let slot = match get(meta_key::WRAPPED_KEY)? {
+        Some(wrapped) => {
+            if let Some(m) = member {
+                return Err(VaultError::NoMember(format!(
+                    "this vault has one password and no members: open it without --member {m} (unset CREDVAULT_MEMBER)"
+                )));
+            }
+            let kdf = get(meta_key::KDF)?
+                .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
+            Slot::Password { kdf, wrapped }
+        }
+        None => {
+            let name = match member {
+                Some(m) => m.to_owned(),
+                None => get(meta_key::DEFAULT_MEMBER)?
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or_else(|| DEFAULT_MEMBER.to_owned()),
+            };
+            let slot = txn
+                .get(Tbl::Members, name.as_bytes())?
+                .ok_or_else(|| {
+                    VaultError::NoMember(format!(
+                        "this team vault has no member named {name}: name yours with --member or CREDVAULT_MEMBER (credvault member list shows them)"
+                    ))
+                })?;
+            Slot::Member { name, slot }
+        }
+    };
+    Ok(Some(Meta { vault_id, slot }))
+}
+
+/// The data key, from the password (one KDF).
+fn data_key(meta: &Meta, password: &SecretString) -> Result<Key32, VaultError> {
+    match &meta.slot {
+        Slot::Password { kdf, wrapped } => {
+            let master = kdf::derive_master_key(password, &KdfHeader::decode(kdf)?)?;
+            format::unwrap_key(&master, wrapped, kdf, &meta.vault_id)
+        }
+        Slot::Member { name, slot } => members::open_slot(slot, password, &meta.vault_id, name),
+    }
+}
+
+impl Vault {
+    /// Creates a new vault at `path` (directory 0700, file 0600).
+    ///
+    /// Fails with [`VaultError::AlreadyExists`] when one is there already.
+    pub fn create(
+        path: &Path,
+        password: &SecretString,
+        params: KdfParams,
+    ) -> Result<Self, VaultError> {
+        match Self::open_or_create(path, password, params)? {
+            (vault, true) => Ok(vault),
+            (_, false) => Err(VaultError::AlreadyExists(path.display().to_string())),
+        }
+    }
+
+    /// Opens the vault at `path`, or creates it when there is none (first run).
+    /// Returns the vault and whether it was created. When two processes race to
+    /// create one vault, exactly one creates it and the other opens it.
+    pub fn open_or_create(
+        path: &Path,
+        password: &SecretString,
+        params: KdfParams,
+    ) -> Result<(Self, bool), VaultError> {
+        if file::exists(path) {
+            return Ok((Self::open(path, password)?, false));
+        }
+        // One empty variable in an MCP client's config must not create a
+        // vault that anyone can open.
+        if password.expose().trim().is_empty() {
+            return Err(VaultError::EmptyPassword);
+        }
+        file::check_creatable(path)?;
+        let header = KdfHeader::generate(params)?;
+        let master = kdf::derive_master_key(password, &header)?;
+        let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
+        let vault_id = Uuid::new_v4();
+        let header_bytes = header.encode();
+        let wrapped = format::wrap_key(&master, &data_key, &header_bytes, vault_id.as_bytes())?;
+        // Again, right before creating: the derivation above took seconds, in
+        // which a link or a foreign file may have been planted.
+        file::check_creatable(path)?;
+        file::begin_creation(path)?;
+        if !file::create_file(path)? {
+            // Someone else's file appeared since: only a vault, or a creation
+            // credvault started (its marker), may be continued.
+            if !file::exists(path) {
+                file::check_creatable(path)?;
+            }
+        }
+        let db = if file::exists(path) {
+            file::open_rw(path)?
+        } else {
+            file::create_db(path)?
+        };
+        let store = RedbStore::new(db, path);
+        let keys = VaultKeys::derive(&data_key)?;
+        {
+            let mut txn = store.write()?;
+            if txn.get(Tbl::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+                // Another process initialised it between our checks: open theirs.
+                drop(txn);
+                drop(store);
+                file::end_creation(path);
+                return Ok((Self::open(path, password)?, false));
+            }
+            let mut meta = |k: &str, v: &[u8]| txn.put(Tbl::Meta, k.as_bytes(), v);
+            meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
+            meta(meta_key::KDF, &header_bytes)?;
+            meta(meta_key::WRAPPED_KEY, &wrapped)?;
+            meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
+            // Every table exists from the first commit (a write opens it).
+            for t in Tbl::ALL {
+                txn.scan(t, None, 0)?;
+            }
+            audit::init(&keys, &mut *txn)?;
+            txn.commit()?;
+        }
+        file::end_creation(path);
+        Ok((
+            Self {
+                store: Box::new(store),
+                keys,
+                data_key,
+                listing: Default::default(),
+                vault_id,
+                member: None,
+            },
+            true,
+        ))
+    }
+
+    /// Opens and unlocks an existing vault file.
+    ///
+    /// The password is checked on a read-only handle first: a wrong password
+    /// ([`VaultError::WrongPassword`]) leaves the file byte-identical.
+    pub fn open(path: &Path, password: &SecretString) -> Result<Self, VaultError> {
+        Self::open_as(path, password, None)
+    }
+
+    /// [`Vault::open`] as `member` (a team vault copied to a file by `backup`).
+    pub fn open_as(
+        path: &Path,
+        password: &SecretString,
+        member: Option<&str>,
+    ) -> Result<Self, VaultError> {
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => VaultError::Missing(path.display().to_string()),
+            _ => VaultError::io(format!("inspecting {}", path.display()), e),
+        })?;
+        file::check_owner(path, &meta)?;
+        let known = match file::open_ro(path) {
+            Ok(ro) => {
+                let meta = read_meta(&file::reader(ro.begin_read()?), member)?
+                    .ok_or_else(not_initialised)?;
+                drop(ro);
+                let key = data_key(&meta, password)?;
+                Some((meta.slot.fingerprint(), key))
+            }
+            // A file left mid-recovery by a killed writer cannot be opened
+            // read-only; the read-write open below repairs it first.
+            Err(VaultError::Missing(p)) => return Err(VaultError::Missing(p)),
+            Err(_) => None,
+        };
+        let store = RedbStore::new(file::open_rw(path)?, path);
+        let vault = Self::unlock(Box::new(store), password, member, known)?;
+        // A creator killed after its first commit leaves its marker behind.
+        if file::creation_marker(path).exists() {
+            file::end_creation(path);
+        }
+        Ok(vault)
+    }
+
+    /// Opens and unlocks the vault in `store` as `member` (`None`: the file's
+    /// password, or a team vault's default member). One KDF.
+    pub fn open_store(
+        store: Box<dyn Store>,
+        password: &SecretString,
+        member: Option<&str>,
+    ) -> Result<Self, VaultError> {
+        Self::unlock(store, password, member, None)
+    }
+
+    /// Reads the slot and unlocks. `known` is a data key already derived for
+    /// the slot bytes it names; it is reused while those are unchanged (else
+    /// the password may have changed meanwhile).
+    pub(super) fn unlock(
+        store: Box<dyn Store>,
+        password: &SecretString,
+        member: Option<&str>,
+        known: Option<(Vec<u8>, Key32)>,
+    ) -> Result<Self, VaultError> {
+        let (meta, head) = {
+            let txn = store.read()?;
+            let meta = read_meta(&*txn, member)?.ok_or_else(not_initialised)?;
+            (meta, txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
+        };
+        let data_key = match known {
+            Some((fingerprint, key)) if fingerprint == meta.slot.fingerprint() => key,
+            _ => data_key(&meta, password)?,
+        };
+        let keys = VaultKeys::derive(&data_key)?;
+        let member = match meta.slot {
+            Slot::Member { name, .. } => {
+                // A slot boxes whatever key was put in it: prove it is the
+                // vault's current one (a slot saved from before a rekey is not).
+                if let Some(head) = head {
+                    audit::open_head(&keys, &head).map_err(|_| {
+                        VaultError::Corrupt(format!(
+                            "member {name}'s key slot holds a key that does not open this vault (a slot from before a rekey?)"
+                        ))
+                    })?;
+                }
+                Some(name)
+            }
+            Slot::Password { .. } => None,
+        };
+        Ok(Self {
+            keys,
+            data_key,
+            listing: Default::default(),
+            store,
+            vault_id: Uuid::from_bytes(meta.vault_id),
+            member,
+        })
+    }
+
+    /// Creates a team vault in `store` (already holding the store's schema),
+    /// with `member` as its first member and default. Fails with
+    /// [`VaultError::AlreadyExists`] when the store holds a vault.
+    pub fn create_in(
+        store: Box<dyn Store>,
+        password: &SecretString,
+        params: KdfParams,
+        member: &str,
+        via: &str,
+    ) -> Result<Self, VaultError> {
+        if password.expose().trim().is_empty() {
+            return Err(VaultError::EmptyPassword);
+        }
+        members::check_member_name(member).map_err(VaultError::NoMember)?;
+        let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
+        let vault_id = Uuid::new_v4();
+        let slot = members::new_slot(password, params, &data_key, vault_id.as_bytes(), member)?;
+        let keys = VaultKeys::derive(&data_key)?;
+        {
+            let mut txn = store.write()?;
+            if txn.get(Tbl::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+                return Err(VaultError::AlreadyExists(store.location()));
+            }
+            let mut meta = |k: &str, v: &[u8]| txn.put(Tbl::Meta, k.as_bytes(), v);
+            meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
+            meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
+            meta(meta_key::DEFAULT_MEMBER, member.as_bytes())?;
+            txn.put(Tbl::Members, member.as_bytes(), &slot)?;
+            audit::init(&keys, &mut *txn)?;
+            let mut head = audit::begin(&keys, &mut *txn)?;
+            let event = audit::Event::ok("member_add", member, via);
+            audit::append(&keys, &mut *txn, &mut head, &event, None)?;
+            txn.commit()?;
+        }
+        Ok(Self {
+            store,
+            keys,
+            data_key,
+            listing: Default::default(),
+            vault_id,
+            member: Some(member.to_owned()),
+        })
+    }
+}
