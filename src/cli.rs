@@ -27,6 +27,25 @@ pub struct Cli {
         value_name = "PATH"
     )]
     pub vault: Option<PathBuf>,
+    /// Team vault in PostgreSQL instead of the file: postgres://user@host/db[?sslmode=require]
+    /// or postgres://user@/db?host=/socket/dir
+    #[arg(
+        long,
+        global = true,
+        env = "CREDVAULT_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub store: Option<String>,
+    /// Team vaults: the member whose key slot (and password) opens it [default: the vault's first member]
+    #[arg(
+        long,
+        global = true,
+        env = "CREDVAULT_MEMBER",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
+    pub member: Option<String>,
     /// Log level or filter for stderr (RUST_LOG takes precedence)
     #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
     pub log_level: String,
@@ -164,6 +183,34 @@ pub enum Command {
     /// Bearer tokens for `serve --http`
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Team vault members: each has a password of their own
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Team vault: draw a new data key and re-seal everything under it (after `member remove`)
+    ///
+    /// One transaction: every record, audit entry and member slot; bearer
+    /// tokens are revoked. Restart running credvault processes afterwards.
+    Rekey,
+}
+
+/// `member` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member; their password comes from --new-password-file, stdin's first line, or a prompt
+    Add {
+        /// Their name (letters, digits, . _ -)
+        name: String,
+        /// File holding the new member's password
+        #[arg(long, value_name = "PATH")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// List members (names only)
+    List,
+    /// Remove a member (then run `credvault rekey`)
+    Remove {
+        /// Their name
+        name: String,
+    },
 }
 
 /// `exec` options.

@@ -57,6 +57,9 @@ pub enum VaultError {
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// `member add` with a name that is taken.
+    #[error("a member named {0} already exists")]
+    MemberExists(String),
     /// No such member, or `--member` on a vault without members.
     #[error("{0}")]
     NoMember(String),
@@ -230,6 +233,7 @@ impl From<&VaultError> for ApiError {
                 format!("{e}: choose another name (secrets are never overwritten)"),
             ),
             VaultError::Missing(_) => Self::new(423, "vault_locked", e.to_string()),
+            VaultError::MemberExists(_) => Self::new(409, "conflict_error", e.to_string()),
             VaultError::Unsafe(why) => {
                 Self::new(423, "vault_locked", format!("the vault is locked: {why}"))
             }

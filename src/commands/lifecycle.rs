@@ -149,7 +149,7 @@ pub(super) fn secret_rotate(s: &Settings, name: &str) -> Result<(), CliError> {
 
 /// The new password: `--new-password-file`, else stdin's first line when it
 /// is not a terminal, else a prompt asked twice.
-fn new_password(file: Option<PathBuf>) -> Result<SecretString, CliError> {
+pub(super) fn new_password(file: Option<PathBuf>) -> Result<SecretString, CliError> {
     // Read exactly as the password sources read it later (one trailing
     // newline dropped, nothing else), or the new password would not open it.
     let pw = if let Some(f) = file {
@@ -185,8 +185,12 @@ pub(super) fn passwd(s: &Settings, file: Option<PathBuf>, rekdf: bool) -> Result
     let new = new_password(file)?;
     vault.change_password(&new, rekdf.then_some(s.kdf), "cli")?;
     println!(
-        "changed the master password of {}; the old one no longer opens it",
-        s.vault.display()
+        "changed the {} of {}; the old one no longer opens it",
+        match vault.member() {
+            Some(m) => format!("password of member {m}"),
+            None => "master password".into(),
+        },
+        s.location.describe()
     );
     Ok(())
 }

@@ -2,21 +2,22 @@
 //! stdio server writes nothing but protocol messages there.
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::{Cli, Command, ExecArgs, SecretCommand, ServeArgs, TokenCommand};
+use crate::cli::{Cli, Command, ExecArgs, MemberCommand, SecretCommand, ServeArgs, TokenCommand};
 use crate::config::default_vault_path;
 use crate::crypto::kdf::KdfParams;
 use crate::error::{ApiError, VaultError, exit};
 use crate::mcp::{CredVaultServer, UnlockConfig, VaultAccess};
 use crate::password::{self, Prompt};
 use crate::secret::SecretString;
+use crate::store::Location;
 use crate::validate;
 use crate::vault::Vault;
 
 mod lifecycle;
+mod team;
 
 /// Why a command failed; decides the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -77,33 +78,47 @@ impl From<ApiError> for CliError {
 
 /// Settings resolved from flags and the environment.
 pub(crate) struct Settings {
-    vault: PathBuf,
+    location: Location,
+    member: Option<String>,
     kdf: KdfParams,
 }
 
 impl Settings {
     fn resolve(cli: &Cli) -> Result<Self, CliError> {
-        let vault = match &cli.vault {
-            Some(p) => p.clone(),
-            None => default_vault_path().ok_or_else(|| {
+        let location = match (&cli.store, &cli.vault) {
+            (Some(_), Some(_)) => {
+                return Err(CliError::Usage(
+                    "--store and --vault (CREDVAULT_STORE and CREDVAULT_PATH) name two different vaults: give one".into(),
+                ));
+            }
+            (Some(url), None) => Location::Postgres(url.clone()),
+            (None, Some(p)) => Location::File(p.clone()),
+            (None, None) => Location::File(default_vault_path().ok_or_else(|| {
                 CliError::Usage("cannot find a home directory: pass --vault PATH".into())
-            })?,
+            })?),
         };
+        let member = cli.member.clone().filter(|m| !m.trim().is_empty());
         let kdf = KdfParams {
             m_kib: cli.kdf.kdf_memory_mib.saturating_mul(1024),
             t: cli.kdf.kdf_iterations,
             p: cli.kdf.kdf_parallelism,
         };
         kdf.check().map_err(|e| CliError::Usage(e.to_string()))?;
-        Ok(Self { vault, kdf })
+        Ok(Self {
+            location,
+            member,
+            kdf,
+        })
     }
 
     fn open(&self) -> Result<Vault, CliError> {
-        if !self.vault.exists() {
-            return Err(VaultError::Missing(self.vault.display().to_string()).into());
+        if let Location::File(path) = &self.location
+            && !path.exists()
+        {
+            return Err(VaultError::Missing(path.display().to_string()).into());
         }
         let pw = password::read(Prompt::Once)?.ok_or(VaultError::NoPassword)?;
-        Ok(Vault::open(&self.vault, &pw)?)
+        Ok(Vault::open_at(&self.location, &pw, self.member.as_deref())?)
     }
 }
 
@@ -158,6 +173,13 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
         Command::Init => init(settings),
         Command::Serve(args) => serve(settings, &args),
         Command::Token(cmd) => token(settings, cmd),
+        Command::Member(MemberCommand::Add {
+            name,
+            new_password_file,
+        }) => team::member_add(settings, &name, new_password_file),
+        Command::Member(MemberCommand::List) => team::member_list(settings),
+        Command::Member(MemberCommand::Remove { name }) => team::member_remove(settings, &name),
+        Command::Rekey => team::rekey(settings),
         Command::List { json, service } => list(settings, json, service),
         Command::Exec(_) => Err(CliError::Usage("exec is run separately".into())),
         Command::Store {
@@ -242,15 +264,24 @@ impl Taken {
 }
 
 fn init(s: &Settings) -> Result<(), CliError> {
-    if crate::store::redb::exists(&s.vault) {
-        return Err(VaultError::AlreadyExists(s.vault.display().to_string()).into());
+    let path = match &s.location {
+        Location::Postgres(url) => return team::init(s, url),
+        Location::File(path) => path,
+    };
+    if s.member.is_some() {
+        return Err(CliError::Usage(
+            "--member names a team vault's member: a vault file has one password (use --store for a team vault, or unset CREDVAULT_MEMBER)".into(),
+        ));
+    }
+    if crate::store::redb::exists(path) {
+        return Err(VaultError::AlreadyExists(path.display().to_string()).into());
     }
     let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;
     if pw.expose().trim().is_empty() {
         return Err(VaultError::EmptyPassword.into());
     }
-    let vault = Vault::create(&s.vault, &pw, s.kdf)?;
-    println!("created vault {} at {}", vault.id(), s.vault.display());
+    let vault = Vault::create(path, &pw, s.kdf)?;
+    println!("created vault {} at {}", vault.id(), path.display());
     Ok(())
 }
 
@@ -369,7 +400,8 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
         Err(e) => tracing::error!("{e}: tool calls will answer vault_locked"),
     }
     let config = UnlockConfig {
-        path: s.vault.clone(),
+        location: s.location.clone(),
+        member: s.member.clone(),
         password,
         kdf: s.kdf,
     };

@@ -11,7 +11,6 @@ pub mod stdio;
 mod tools;
 mod use_tools;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -35,8 +34,10 @@ pub use use_tools::CallApiInput;
 /// How the server finds and unlocks its vault.
 #[derive(Debug, Clone)]
 pub struct UnlockConfig {
-    /// The vault file.
-    pub path: PathBuf,
+    /// Where the vault lives.
+    pub location: crate::store::Location,
+    /// The team vault member to open as (`None`: the default).
+    pub member: Option<String>,
     /// The master password, `Ok(None)` when no source had one, or why reading it failed.
     pub password: Result<Option<SecretString>, String>,
     /// KDF parameters for a vault created on first run.
@@ -132,16 +133,25 @@ impl VaultAccess {
         let kick = Arc::new(tokio::sync::Notify::new());
         let go = kick.clone();
         let unlock_task = move || {
-            let started = std::time::Instant::now();
-            let outcome = unlock(&config);
-            match &outcome {
-                Ok(_) => tracing::info!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "vault unlocked"
-                ),
-                Err(e) => tracing::error!(code = e.code, "vault not available: {}", e.detail),
+            loop {
+                let started = std::time::Instant::now();
+                let outcome = unlock(&config);
+                match &outcome {
+                    Ok(_) => tracing::info!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "vault unlocked"
+                    ),
+                    Err(e) => tracing::error!(code = e.code, "vault not available: {}", e.detail),
+                }
+                // A team vault's database that is down answers store_unavailable
+                // meanwhile; the server unlocks by itself once it is back.
+                let retry = matches!(&outcome, Err(e) if e.kind == "store_unavailable");
+                let _ = tx.send(Some(outcome));
+                if !retry || tx.is_closed() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
             }
-            let _ = tx.send(Some(outcome));
         };
         if grace.is_zero() {
             tokio::task::spawn_blocking(unlock_task);
@@ -262,9 +272,14 @@ fn unlock(config: &UnlockConfig) -> Result<Arc<Vault>, ApiError> {
             ));
         }
     };
-    let (vault, created) = Vault::open_or_create(&config.path, password, config.kdf)?;
+    let (vault, created) = Vault::open_or_create_at(
+        &config.location,
+        password,
+        config.kdf,
+        config.member.as_deref(),
+    )?;
     if created {
-        tracing::info!(path = %config.path.display(), "created a new vault");
+        tracing::info!(path = %config.location.describe(), "created a new vault");
     }
     Ok(Arc::new(vault))
 }

@@ -14,6 +14,7 @@ mod lifecycle;
 mod listing;
 pub mod members;
 mod open;
+mod team;
 mod tokens;
 mod using;
 mod verify;
@@ -21,6 +22,8 @@ mod verify;
 pub use audit::{Entry as AuditEntry, Problem, Verification};
 pub use lifecycle::{Deleted, Selector};
 pub use listing::{Cursor, DEFAULT_LIMIT, Generation, MAX_LIMIT, Metadata, Page};
+pub use open::DEFAULT_MEMBER;
+pub use team::{MemberInfo, Rekeyed};
 pub use using::{Use, UseStamp};
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
@@ -177,10 +180,7 @@ impl Vault {
     }
 
     fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
-        let tag = [kind as u8];
-        let mut all: Vec<&[u8]> = vec![&tag];
-        all.extend(parts.iter().map(|p| p.as_bytes()));
-        Ok(self.keys.index_mac(&all)?)
+        index_key(&self.keys, kind, parts)
     }
 
     /// Stores a credential; replaces the one with the same (service, name),
@@ -283,6 +283,14 @@ impl Vault {
         txn.commit()?;
         Ok(created)
     }
+}
+
+/// The index key of a record of `kind` named `parts` under `keys`.
+fn index_key(keys: &VaultKeys, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
+    let tag = [kind as u8];
+    let mut all: Vec<&[u8]> = vec![&tag];
+    all.extend(parts.iter().map(|p| p.as_bytes()));
+    Ok(keys.index_mac(&all)?)
 }
 
 /// A record id from its 16-byte key.

@@ -15,8 +15,9 @@ use crate::crypto::kdf::{self, KdfHeader, KdfParams};
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
+use crate::store::postgres::PgStore;
 use crate::store::redb::{self as file, RedbStore};
-use crate::store::{Read, Store, Table as Tbl, meta_key};
+use crate::store::{Location, Read, Store, Table as Tbl, meta_key};
 
 /// The name `init` gives a team vault's first member unless told otherwise.
 pub const DEFAULT_MEMBER: &str = "owner";
@@ -251,6 +252,34 @@ impl Vault {
         Ok(vault)
     }
 
+    /// Opens the vault at `location` as `member` (a team vault's default when `None`).
+    pub fn open_at(
+        location: &Location,
+        password: &SecretString,
+        member: Option<&str>,
+    ) -> Result<Self, VaultError> {
+        match location {
+            Location::File(path) => Self::open_as(path, password, member),
+            Location::Postgres(url) => {
+                Self::open_store(Box::new(PgStore::connect(url)?), password, member)
+            }
+        }
+    }
+
+    /// Opens the vault at `location`, creating a vault file on first run (a
+    /// team vault is created by `credvault init --store …`, never implicitly).
+    pub fn open_or_create_at(
+        location: &Location,
+        password: &SecretString,
+        params: KdfParams,
+        member: Option<&str>,
+    ) -> Result<(Self, bool), VaultError> {
+        match (location, member) {
+            (Location::File(path), None) => Self::open_or_create(path, password, params),
+            _ => Ok((Self::open_at(location, password, member)?, false)),
+        }
+    }
+
     /// Opens and unlocks the vault in `store` as `member` (`None`: the file's
     /// password, or a team vault's default member). One KDF.
     pub fn open_store(
@@ -272,7 +301,8 @@ impl Vault {
     ) -> Result<Self, VaultError> {
         let (meta, head) = {
             let txn = store.read()?;
-            let meta = read_meta(&*txn, member)?.ok_or_else(not_initialised)?;
+            let meta =
+                read_meta(&*txn, member)?.ok_or_else(|| VaultError::Missing(store.location()))?;
             (meta, txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
         };
         let data_key = match known {
@@ -332,7 +362,7 @@ impl Vault {
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             meta(meta_key::DEFAULT_MEMBER, member.as_bytes())?;
-            txn.put(Tbl::Members, member.as_bytes(), &slot)?;
+            super::team::put_member(&mut *txn, &keys, member, &slot)?;
             audit::init(&keys, &mut *txn)?;
             let mut head = audit::begin(&keys, &mut *txn)?;
             let event = audit::Event::ok("member_add", member, via);

@@ -1,0 +1,84 @@
+//! Team vault commands (DESIGN §12): `init --store`, `member add/list/remove`, `rekey`.
+
+use std::path::PathBuf;
+
+use super::{CliError, Settings, lifecycle::new_password, print_table};
+use crate::error::VaultError;
+use crate::password::{self, Prompt};
+use crate::store::postgres::PgStore;
+use crate::vault::{DEFAULT_MEMBER, Vault};
+
+/// Creates a team vault in the database `url`, its first member named by
+/// `--member` (default `owner`).
+pub(super) fn init(s: &Settings, url: &str) -> Result<(), CliError> {
+    let member = s.member.as_deref().unwrap_or(DEFAULT_MEMBER);
+    crate::vault::members::check_member_name(member)
+        .map_err(|m| CliError::Usage(format!("--member: {m}")))?;
+    let store = PgStore::connect(url)?;
+    store.ensure_schema()?;
+    let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;
+    if pw.expose().trim().is_empty() {
+        return Err(VaultError::EmptyPassword.into());
+    }
+    let vault = Vault::create_in(Box::new(store), &pw, s.kdf, member, "cli")?;
+    println!(
+        "created team vault {} in {} with member {member}",
+        vault.id(),
+        vault.location()
+    );
+    Ok(())
+}
+
+pub(super) fn member_add(s: &Settings, name: &str, file: Option<PathBuf>) -> Result<(), CliError> {
+    crate::vault::members::check_member_name(name).map_err(CliError::Usage)?;
+    let vault = s.open()?;
+    let pw = new_password(file)?;
+    vault.member_add(name, &pw, s.kdf, &via(&vault))?;
+    println!(
+        "added member {name}: they open the vault with --member {name} (CREDVAULT_MEMBER={name}) and their own password"
+    );
+    Ok(())
+}
+
+pub(super) fn member_list(s: &Settings) -> Result<(), CliError> {
+    let vault = s.open()?;
+    let rows: Vec<[String; 2]> = vault
+        .members()?
+        .into_iter()
+        .map(|m| {
+            let note = if m.default { "default" } else { "" };
+            [m.name, note.to_owned()]
+        })
+        .collect();
+    print_table(["MEMBER", ""], &rows);
+    Ok(())
+}
+
+pub(super) fn member_remove(s: &Settings, name: &str) -> Result<(), CliError> {
+    let vault = s.open()?;
+    if !vault.member_remove(name, &via(&vault))? {
+        return Err(CliError::Other(format!("no member named {name}")));
+    }
+    println!(
+        "removed member {name}; run `credvault rekey` now so that their copy of the key opens nothing written from here on"
+    );
+    Ok(())
+}
+
+pub(super) fn rekey(s: &Settings) -> Result<(), CliError> {
+    let vault = s.open()?;
+    let done = vault.rekey(&via(&vault))?;
+    println!(
+        "rekeyed: {} records, {} audit entries and {} member slots re-sealed under a new data key; {} bearer tokens revoked. Restart running credvault processes.",
+        done.records, done.entries, done.members, done.tokens_revoked
+    );
+    Ok(())
+}
+
+/// `cli:<member>` in the audit trail.
+fn via(vault: &Vault) -> String {
+    match vault.member() {
+        Some(m) => format!("cli:{m}"),
+        None => "cli".into(),
+    }
+}

@@ -1,0 +1,262 @@
+//! Team vault membership (DESIGN §12): add, list and remove members, and
+//! rekey. Each member's key slot is in table `members` (see [`super::members`]).
+//!
+//! A slot's public key is pinned when the member is added: `meta` holds
+//! `member_pin:<name>`, a keyed hash (audit subkey) of the name and public
+//! key. Rekey reboxes the new data key only to public keys whose pin checks,
+//! so someone who can write the database but holds no data key cannot swap
+//! in a key of their own to read the next one.
+
+use super::audit::{self, Entry, Event, Head, Table, Written};
+use super::format::{Kind, Opened, open_record, seal_record};
+use super::{Vault, id_of, index_key, members, seq_of};
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::keys::VaultKeys;
+use crate::error::VaultError;
+use crate::secret::{Key32, SecretString};
+use crate::store::{Table as Tbl, Write, meta_key, scan_all};
+
+/// A member as `member list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Its name.
+    pub name: String,
+    /// Whether a process that names no member opens this one.
+    pub default: bool,
+}
+
+/// What a rekey re-sealed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Credentials and secrets re-sealed.
+    pub records: usize,
+    /// Audit entries re-sealed (before the rekey's own).
+    pub entries: usize,
+    /// Member slots given the new key.
+    pub members: usize,
+    /// Bearer tokens revoked (their hashes were keyed by the old key).
+    pub tokens_revoked: usize,
+}
+
+fn pin_key(name: &str) -> String {
+    format!("member_pin:{name}")
+}
+
+fn pin(keys: &VaultKeys, name: &str, slot: &[u8]) -> Result<[u8; 32], VaultError> {
+    let public = members::slot_public_key(slot, name)?;
+    Ok(keys.audit_mac(&[b"member-pin", name.as_bytes(), &public])?)
+}
+
+/// Writes `name`'s slot and its pin under `keys`.
+pub(super) fn put_member(
+    txn: &mut dyn Write,
+    keys: &VaultKeys,
+    name: &str,
+    slot: &[u8],
+) -> Result<(), VaultError> {
+    txn.put(Tbl::Members, name.as_bytes(), slot)?;
+    txn.put(Tbl::Meta, pin_key(name).as_bytes(), &pin(keys, name, slot)?)
+}
+
+impl Vault {
+    fn team_member(&self) -> Result<&str, VaultError> {
+        self.member.as_deref().ok_or_else(|| {
+            VaultError::NoMember(
+                "this vault has one password and no members: members belong to a team vault (--store postgres://…)".into(),
+            )
+        })
+    }
+
+    /// Adds member `name` with its own password (one KDF, before the write).
+    pub fn member_add(
+        &self,
+        name: &str,
+        password: &SecretString,
+        params: KdfParams,
+        via: &str,
+    ) -> Result<(), VaultError> {
+        self.team_member()?;
+        members::check_member_name(name).map_err(VaultError::NoMember)?;
+        if password.expose().trim().is_empty() {
+            return Err(VaultError::EmptyPassword);
+        }
+        let slot = members::new_slot(
+            password,
+            params,
+            &self.data_key,
+            self.vault_id.as_bytes(),
+            name,
+        )?;
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        if txn.get(Tbl::Members, name.as_bytes())?.is_some() {
+            return Err(VaultError::MemberExists(name.to_owned()));
+        }
+        put_member(&mut *txn, &self.keys, name, &slot)?;
+        let event = Event::ok("member_add", name, via);
+        audit::append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        txn.commit()
+    }
+
+    /// Every member, by name.
+    pub fn members(&self) -> Result<Vec<MemberInfo>, VaultError> {
+        self.team_member()?;
+        let txn = self.store.read()?;
+        let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
+        scan_all(&*txn, Tbl::Members)?
+            .into_iter()
+            .map(|(name, _)| {
+                let default = default.as_deref() == Some(name.as_slice());
+                let name = String::from_utf8(name)
+                    .map_err(|_| VaultError::Corrupt("a member name is not UTF-8".into()))?;
+                Ok(MemberInfo { name, default })
+            })
+            .collect()
+    }
+
+    /// Removes member `name`; false when there is none. The last member
+    /// cannot be removed. Their copy of the current key still opens what is
+    /// sealed now: run [`Vault::rekey`] next.
+    pub fn member_remove(&self, name: &str, via: &str) -> Result<bool, VaultError> {
+        let me = self.team_member()?.to_owned();
+        let mut txn = self.store.write()?;
+        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        if !txn.remove(Tbl::Members, name.as_bytes())? {
+            return Ok(false);
+        }
+        if txn.scan(Tbl::Members, None, 1)?.is_empty() {
+            return Err(VaultError::NoMember(format!(
+                "{name} is the last member: a team vault keeps at least one (nothing was removed)"
+            )));
+        }
+        txn.remove(Tbl::Meta, pin_key(name).as_bytes())?;
+        let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
+        if default.as_deref() == Some(name.as_bytes()) && me != name {
+            txn.put(
+                Tbl::Meta,
+                meta_key::DEFAULT_MEMBER.as_bytes(),
+                me.as_bytes(),
+            )?;
+        }
+        let event = Event::ok("member_remove", name, via);
+        audit::append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// Draws a new data key and, in one transaction, re-seals every record,
+    /// audit entry and the head under it, rebuilds the index, reboxes it to
+    /// every remaining member whose pinned public key checks, and revokes the
+    /// bearer tokens. Other processes must be started again (their key is the
+    /// old one: they get a clear error, never a wrong answer).
+    pub fn rekey(&self, via: &str) -> Result<Rekeyed, VaultError> {
+        self.team_member()?;
+        let new_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
+        let new = VaultKeys::derive(&new_key)?;
+        let vault_id = self.vault_id.as_bytes();
+        let mut done = Rekeyed::default();
+        let mut txn = self.store.write()?;
+        audit::begin(&self.keys, &mut *txn)?;
+
+        // Members first: a pin that does not check stops everything.
+        for (name, slot) in scan_all(&*txn, Tbl::Members)? {
+            let name = String::from_utf8(name)
+                .map_err(|_| VaultError::Corrupt("a member name is not UTF-8".into()))?;
+            let pinned = txn.get(Tbl::Meta, pin_key(&name).as_bytes())?;
+            if pinned.as_deref() != Some(pin(&self.keys, &name, &slot)?.as_slice()) {
+                return Err(VaultError::Corrupt(format!(
+                    "member {name}'s public key is not the one added (altered in the store): nothing was rekeyed"
+                )));
+            }
+            let slot = members::rebox(&slot, &new_key, vault_id, &name)?;
+            put_member(&mut *txn, &new, &name, &slot)?;
+            done.members += 1;
+        }
+
+        // The trail, re-sealed and re-chained under the new key.
+        let mut head = Head {
+            count: 0,
+            last: [0; 32],
+        };
+        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
+            let seq = seq_of(&seq)?;
+            let mut entry: Opened<Entry> =
+                open_record(self.keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)?;
+            entry.meta.prev = audit::hex(&head.last);
+            let sealed = seal_record(
+                new.seal_key(),
+                Kind::Audit,
+                u128::from(seq),
+                &entry.meta,
+                &SecretString::default(),
+                None,
+            )?;
+            txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
+            head.count = seq;
+            head.last = audit::entry_mac(&new, &sealed)?;
+            done.entries += 1;
+        }
+
+        // Records and the index.
+        for (idx, _) in scan_all(&*txn, Tbl::Index)? {
+            txn.remove(Tbl::Index, &idx)?;
+        }
+        let mut resealed = Vec::new();
+        for (tbl, table, kind) in [
+            (Tbl::Credentials, Table::Credentials, Kind::Credential),
+            (Tbl::Secrets, Table::Secrets, Kind::Secret),
+        ] {
+            for (id, sealed) in scan_all(&*txn, tbl)? {
+                let id = id_of(&id)?;
+                let o: Opened<serde_json::Value> =
+                    open_record(self.keys.seal_key(), kind, id, &sealed)?;
+                let text = |k: &str| o.meta[k].as_str().unwrap_or_default().to_owned();
+                let names = match kind {
+                    Kind::Credential => vec![text("service"), text("name")],
+                    _ => vec![text("name")],
+                };
+                let parts: Vec<&str> = names.iter().map(String::as_str).collect();
+                let sealed = seal_record(
+                    new.seal_key(),
+                    kind,
+                    id,
+                    &o.meta,
+                    &o.value,
+                    o.attachment.as_ref(),
+                )?;
+                txn.put(tbl, &id.to_be_bytes(), &sealed)?;
+                txn.put(
+                    Tbl::Index,
+                    &index_key(&new, kind, &parts)?,
+                    &id.to_be_bytes(),
+                )?;
+                resealed.push((table, id, names.join("/"), sealed));
+                done.records += 1;
+            }
+        }
+        for (table, id, subject, sealed) in &resealed {
+            let written = Written {
+                table: *table,
+                id: *id,
+                sealed: Some(sealed),
+            };
+            let event = Event::ok("rekey", subject.clone(), via);
+            audit::append(&new, &mut *txn, &mut head, &event, Some(written))?;
+        }
+        for (mac, _) in scan_all(&*txn, Tbl::Tokens)? {
+            txn.remove(Tbl::Tokens, &mac)?;
+            let written = Written {
+                table: Table::Tokens,
+                id: super::tokens::record_id_of(&mac)?,
+                sealed: None,
+            };
+            let event = Event::ok("token_revoke", "", via);
+            audit::append(&new, &mut *txn, &mut head, &event, Some(written))?;
+            done.tokens_revoked += 1;
+        }
+        let event = Event::ok("rekey", "", via);
+        audit::append(&new, &mut *txn, &mut head, &event, None)?;
+        txn.commit()?;
+        Ok(done)
+    }
+}
