@@ -33,7 +33,9 @@ pub enum VaultError {
     #[error("a vault already exists at {0}")]
     AlreadyExists(String),
     /// Another process held the write lock past the retry window.
-    #[error("the vault is busy: another credvault process held the write lock for over 2 s; retry")]
+    #[error(
+        "the vault is busy: another credvault process held the write lock for too long (2 s for a file, 5 s for a team vault); retry"
+    )]
     Busy,
     /// A create_secret name that exists already.
     #[error("a secret named {0} already exists")]

@@ -361,6 +361,15 @@ fn hosts(config: &Config, socket_file: bool) -> Vec<String> {
 
 /// The URL for messages, rebuilt from the parsed configuration so that no
 /// password (from the authority or a `password=` parameter) can be in it.
+/// A store URL as messages show it: rebuilt from what parses, never with
+/// its password (`an invalid store URL` when it does not parse).
+pub fn describe(url: &str) -> String {
+    match url.parse::<Config>() {
+        Ok(config) => location(&config),
+        Err(_) => "an invalid store URL".into(),
+    }
+}
+
 fn location(config: &Config) -> String {
     let (mut tcp, mut params) = (Vec::new(), Vec::new());
     for host in hosts(config, false) {

@@ -296,23 +296,11 @@ async fn supervise(
         let red = redactor.clone();
         pumps.push(std::thread::spawn(move || pump(r, std::io::stderr(), &red)));
     }
-    for i in &injected {
-        let used = |subject: &str| crate::vault::Use {
-            action: "exec",
-            subject: subject.to_owned(),
-            via: "cli".into(),
-            outcome: "started".into(),
-            detail: Some(program_name.clone()),
-            sent: true,
-        };
-        let touched = match &i.touch {
-            Touch::Credential(id, at, subject) => vault.touch_credential(*id, *at, &used(subject)),
-            Touch::Secret(id, at, subject) => vault.touch_secret(*id, *at, &used(subject)),
-        };
-        if let Err(e) = touched {
-            tracing::warn!("could not record the use of {}: {e}", i.var);
-        }
-    }
+    // Vault calls block (a team vault's client runs its own runtime): make
+    // them on a thread of their own, not on this async task.
+    std::thread::scope(|scope| {
+        scope.spawn(|| record_uses(vault, &injected, &program_name));
+    });
     drop(injected);
     let (tx, mut done) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -406,4 +394,25 @@ fn pump(mut from: impl Read, mut to: impl Write, redactor: &Redactor) {
     out.clear();
     stream.finish(&mut out);
     let _ = to.write_all(&out).and_then(|()| to.flush());
+}
+
+/// Records each injected value's use (audit entry, `last_used_at`).
+fn record_uses(vault: &Vault, injected: &[Injected], program_name: &str) {
+    for i in injected {
+        let used = |subject: &str| crate::vault::Use {
+            action: "exec",
+            subject: subject.to_owned(),
+            via: "cli".into(),
+            outcome: "started".into(),
+            detail: Some(program_name.to_owned()),
+            sent: true,
+        };
+        let touched = match &i.touch {
+            Touch::Credential(id, at, subject) => vault.touch_credential(*id, *at, &used(subject)),
+            Touch::Secret(id, at, subject) => vault.touch_secret(*id, *at, &used(subject)),
+        };
+        if let Err(e) = touched {
+            tracing::warn!("could not record the use of {}: {e}", i.var);
+        }
+    }
 }
