@@ -33,7 +33,7 @@ pub(super) fn member_add(s: &Settings, name: &str, file: Option<PathBuf>) -> Res
     crate::vault::members::check_member_name(name).map_err(CliError::Usage)?;
     let vault = s.open()?;
     let pw = new_password(file)?;
-    vault.member_add(name, &pw, s.kdf, &via(&vault))?;
+    vault.member_add(name, &pw, s.kdf, "cli")?;
     println!(
         "added member {name}: they open the vault with --member {name} (CREDVAULT_MEMBER={name}) and their own password"
     );
@@ -56,7 +56,7 @@ pub(super) fn member_list(s: &Settings) -> Result<(), CliError> {
 
 pub(super) fn member_remove(s: &Settings, name: &str) -> Result<(), CliError> {
     let vault = s.open()?;
-    if !vault.member_remove(name, &via(&vault))? {
+    if !vault.member_remove(name, "cli")? {
         return Err(CliError::Other(format!("no member named {name}")));
     }
     println!(
@@ -67,18 +67,10 @@ pub(super) fn member_remove(s: &Settings, name: &str) -> Result<(), CliError> {
 
 pub(super) fn rekey(s: &Settings) -> Result<(), CliError> {
     let vault = s.open()?;
-    let done = vault.rekey(&via(&vault))?;
+    let done = vault.rekey("cli")?;
     println!(
         "rekeyed: {} records, {} audit entries and {} member slots re-sealed under a new data key; {} bearer tokens revoked. Restart running credvault processes.",
         done.records, done.entries, done.members, done.tokens_revoked
     );
     Ok(())
-}
-
-/// `cli:<member>` in the audit trail.
-fn via(vault: &Vault) -> String {
-    match vault.member() {
-        Some(m) => format!("cli:{m}"),
-        None => "cli".into(),
-    }
 }

@@ -106,7 +106,7 @@ impl Vault {
             id: deleted.id.as_u128(),
             sealed: None,
         };
-        audit::append(
+        self.append(
             &self.keys,
             &mut *txn,
             &mut head,
@@ -138,7 +138,7 @@ impl Vault {
             id,
             sealed: None,
         };
-        audit::append(
+        self.append(
             &self.keys,
             &mut *txn,
             &mut head,
@@ -186,7 +186,7 @@ impl Vault {
             id: rotated.id.as_u128(),
             sealed: Some(&sealed),
         };
-        audit::append(
+        self.append(
             &self.keys,
             &mut *txn,
             &mut head,
@@ -255,7 +255,7 @@ impl Vault {
             txn.put(*table, key.as_bytes(), value)?;
         }
         let subject = self.member.clone().unwrap_or_default();
-        audit::append(
+        self.append(
             &self.keys,
             &mut *txn,
             &mut head,
@@ -289,7 +289,7 @@ impl Vault {
         let mut txn = self.store.write()?;
         let mut head = audit::begin(&self.keys, &mut *txn)?;
         let event = Event::ok("backup", to.display().to_string(), via);
-        audit::append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
         txn.commit()?;
 
         let snapshot = self.store.read()?;

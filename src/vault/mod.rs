@@ -179,6 +179,26 @@ impl Vault {
         self.member.as_deref()
     }
 
+    /// Appends `event` to the trail under `keys`; in a team vault its `via`
+    /// names the member too (`stdio:alice`), so every entry says who.
+    fn append(
+        &self,
+        keys: &VaultKeys,
+        txn: &mut dyn crate::store::Write,
+        head: &mut audit::Head,
+        event: &Event,
+        written: Option<Written<'_>>,
+    ) -> Result<(), VaultError> {
+        match &self.member {
+            Some(member) => {
+                let mut event = event.clone();
+                event.via = format!("{}:{member}", event.via);
+                audit::append(keys, txn, head, &event, written)
+            }
+            None => audit::append(keys, txn, head, event, written),
+        }
+    }
+
     fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
         index_key(&self.keys, kind, parts)
     }
@@ -236,7 +256,7 @@ impl Vault {
             id: c.id.as_u128(),
             sealed: Some(&stored.sealed),
         };
-        audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
+        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(stored)
     }
@@ -279,7 +299,7 @@ impl Vault {
             id: created.id.as_u128(),
             sealed: Some(&sealed),
         };
-        audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
+        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(created)
     }

@@ -365,7 +365,7 @@ impl Vault {
             super::team::put_member(&mut *txn, &keys, member, &slot)?;
             audit::init(&keys, &mut *txn)?;
             let mut head = audit::begin(&keys, &mut *txn)?;
-            let event = audit::Event::ok("member_add", member, via);
+            let event = audit::Event::ok("member_add", member, &format!("{via}:{member}"));
             audit::append(&keys, &mut *txn, &mut head, &event, None)?;
             txn.commit()?;
         }

@@ -94,7 +94,7 @@ impl Vault {
         }
         put_member(&mut *txn, &self.keys, name, &slot)?;
         let event = Event::ok("member_add", name, via);
-        audit::append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
         txn.commit()
     }
 
@@ -139,7 +139,7 @@ impl Vault {
             )?;
         }
         let event = Event::ok("member_remove", name, via);
-        audit::append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
         txn.commit()?;
         Ok(true)
     }
@@ -241,7 +241,7 @@ impl Vault {
                 sealed: Some(sealed),
             };
             let event = Event::ok("rekey", subject.clone(), via);
-            audit::append(&new, &mut *txn, &mut head, &event, Some(written))?;
+            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
         }
         for (mac, _) in scan_all(&*txn, Tbl::Tokens)? {
             txn.remove(Tbl::Tokens, &mac)?;
@@ -251,11 +251,11 @@ impl Vault {
                 sealed: None,
             };
             let event = Event::ok("token_revoke", "", via);
-            audit::append(&new, &mut *txn, &mut head, &event, Some(written))?;
+            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
             done.tokens_revoked += 1;
         }
         let event = Event::ok("rekey", "", via);
-        audit::append(&new, &mut *txn, &mut head, &event, None)?;
+        self.append(&new, &mut *txn, &mut head, &event, None)?;
         txn.commit()?;
         Ok(done)
     }

@@ -69,7 +69,7 @@ impl Vault {
             sealed: Some(&sealed),
         };
         let event = Event::ok("token_create", name, via);
-        audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
+        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok((token, token_info(&mac, record)))
     }
@@ -105,7 +105,7 @@ impl Vault {
                 sealed: None,
             };
             let event = Event::ok("token_revoke", name.clone(), via);
-            audit::append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
+            self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         }
         txn.commit()?;
         Ok(doomed.len())

@@ -201,7 +201,7 @@ impl Vault {
             id,
             sealed: Some(sealed),
         });
-        audit::append(&self.keys, &mut *txn, &mut head, &used.event(), written)?;
+        self.append(&self.keys, &mut *txn, &mut head, &used.event(), written)?;
         txn.commit()?;
         Ok(resealed.is_some())
     }
