@@ -26,4 +26,5 @@ mod schemas;
 mod stdio;
 mod store;
 mod tamper;
+mod team;
 mod upstream;
