@@ -4,13 +4,17 @@
 //! start take about 0.6 s); [`Drop`] stops it (`-m immediate`) and removes
 //! the dir, on success and on panic alike.
 //!
+//! [`Cluster::start_tls`] also listens on 127.0.0.1 at a free port, with
+//! `ssl=on` and the given certificate, and logs each connection (whether it
+//! used TLS, and which protocol) to the server log ([`Cluster::server_log`]).
+//!
 //! When no PostgreSQL server is installed, [`Cluster::start`] prints
 //! `skipped: …` and returns `None`, unless `CREDVAULT_PG_REQUIRED=1` (CI),
 //! where it panics. `CREDVAULT_PG_BIN` may name the binaries' directory.
 
 #![allow(dead_code)] // not every test uses every helper
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -27,12 +31,28 @@ pub struct Cluster {
     bin: PathBuf,
     /// Running as root: the server's commands run as the `postgres` user.
     as_postgres: bool,
+    /// [`Cluster::start_tls`]: the TCP port on 127.0.0.1 (also the socket's).
+    tls_port: Option<u16>,
 }
 
 impl Cluster {
     /// None (after printing "skipped: <reason>" to stderr) when no PostgreSQL
     /// server binary exists; panics instead when `CREDVAULT_PG_REQUIRED=1`.
     pub fn start() -> Option<Cluster> {
+        Self::start_with(None)
+    }
+
+    /// As [`Cluster::start`], and also listening on 127.0.0.1 at a free TCP
+    /// port (returned) with `ssl=on`, serving `cert_pem` (the server
+    /// certificate, for 127.0.0.1) with `key_pem`, and `log_connections=on`.
+    /// initdb's `-A trust` trusts `host` connections from 127.0.0.1 too.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<(Cluster, u16)> {
+        let cluster = Self::start_with(Some((cert_pem, key_pem)))?;
+        let port = cluster.tls_port.expect("a TLS cluster has a port");
+        Some((cluster, port))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Option<Cluster> {
         let Some(bin) = bin_dir() else {
             let reason = "no PostgreSQL server binaries (initdb, postgres) were found";
             if std::env::var("CREDVAULT_PG_REQUIRED").as_deref() == Ok("1") {
@@ -49,14 +69,29 @@ impl Cluster {
             .prefix("credvault-pg.")
             .tempdir_in("/tmp")
             .expect("temp dir for PostgreSQL");
+        // A free port: the kernel's pick, released for the server to take.
+        let tls_port = tls.map(|_| {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free TCP port");
+            probe.local_addr().expect("its address").port()
+        });
         let cluster = Cluster {
             dir,
             bin,
             as_postgres: root,
+            tls_port,
         };
+        if let Some((cert_pem, key_pem)) = tls {
+            std::fs::write(cluster.cert_file(), cert_pem).expect("writing server.crt");
+            // PostgreSQL refuses a key group or others may read.
+            std::fs::write(cluster.key_file(), key_pem).expect("writing server.key");
+            std::fs::set_permissions(cluster.key_file(), std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600 server.key");
+        }
         if root {
-            // initdb refuses to run as root.
-            run(Command::new("chown").arg("postgres:").arg(cluster.dir()));
+            // initdb refuses to run as root; the server must own its key.
+            run(Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(cluster.dir()));
         }
         let mut initdb = cluster.server_cmd("initdb");
         initdb
@@ -71,7 +106,27 @@ impl Cluster {
 
     /// The URL of database `db` over the Unix socket.
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://{ROLE}@/{db}?host={}", self.dir().display())
+        let url = format!("postgres://{ROLE}@/{db}?host={}", self.dir().display());
+        match self.tls_port {
+            // The socket is named after the port.
+            Some(port) => format!("{url}&port={port}"),
+            None => url,
+        }
+    }
+
+    /// The URL of database `db` over TCP to 127.0.0.1:`port` (from
+    /// [`Cluster::start_tls`]) with `sslmode` (`disable`, `prefer`, `require`).
+    pub fn tcp_url(&self, port: u16, db: &str, sslmode: &str) -> String {
+        format!("postgres://{ROLE}@127.0.0.1:{port}/{db}?sslmode={sslmode}")
+    }
+
+    /// What the server has logged so far (`log_connections=on` for
+    /// [`Cluster::start_tls`]: one `connection authorized: …` line each).
+    pub fn server_log(&self) -> String {
+        let log = self.dir().join("server.log");
+        let bytes =
+            std::fs::read(&log).unwrap_or_else(|e| panic!("reading {}: {e}", log.display()));
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Creates a fresh, empty database and returns its URL.
@@ -151,6 +206,14 @@ impl Cluster {
         self.dir().join("data")
     }
 
+    fn cert_file(&self) -> PathBuf {
+        self.dir().join("server.crt")
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.dir().join("server.key")
+    }
+
     fn pg_ctl_start(&self) {
         let mut start = self.server_cmd("pg_ctl");
         start
@@ -159,12 +222,23 @@ impl Cluster {
             .arg("-l")
             .arg(self.dir().join("server.log"))
             .args(["-w", "-t", "60", "-o"])
-            .arg(format!(
-                "-k {} -c listen_addresses='' -c fsync=on",
-                self.dir().display()
-            ))
+            .arg(self.server_options())
             .arg("start");
         run(&mut start);
+    }
+
+    /// The server's command-line options (`pg_ctl -o`).
+    fn server_options(&self) -> String {
+        let dir = self.dir().display();
+        match self.tls_port {
+            None => format!("-k {dir} -c listen_addresses='' -c fsync=on"),
+            Some(port) => format!(
+                "-k {dir} -c listen_addresses=127.0.0.1 -p {port} -c fsync=on \
+                 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c log_connections=on",
+                self.cert_file().display(),
+                self.key_file().display()
+            ),
+        }
     }
 
     /// A command of the server's, as the `postgres` user when we are root.
@@ -187,6 +261,9 @@ impl Cluster {
             .env_remove("PGPASSWORD")
             .env_remove("PGDATABASE")
             .env_remove("PGPORT");
+        if let Some(port) = self.tls_port {
+            cmd.env("PGPORT", port.to_string());
+        }
         cmd
     }
 }

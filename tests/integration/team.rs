@@ -523,3 +523,101 @@ async fn four_processes_hundred_stores_each() {
         c.stop().await;
     }
 }
+
+#[test]
+fn team_vault_over_tls() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+
+    let env = Env::new();
+    // A test CA (its PEM is what CREDVAULT_STORE_CA names) and a server
+    // certificate for 127.0.0.1 and localhost it signed.
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "credvault test PostgreSQL CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let ca_pem = env.dir.path().join("pg-ca.pem");
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let Some((pg, port)) = Cluster::start_tls(&server_cert.pem(), &server_key.serialize_pem())
+    else {
+        return;
+    };
+    pg.create_db("team_tls");
+    let url = pg.tcp_url(port, "team_tls", "require");
+    let trusting = || {
+        let mut c = team_cmd(&env, &url);
+        c.env("CREDVAULT_STORE_CA", &ca_pem);
+        c
+    };
+
+    stdout_ok(&run_with(trusting(), &["init"], ""));
+    let v = marked_value("tls");
+    env.sent.lock().unwrap().push(v.clone());
+    stdout_ok(&run_with(
+        trusting(),
+        &["store", "--service", "openai", "--type", "bearer"],
+        &v,
+    ));
+    let list = stdout_ok(&run_with(trusting(), &["list", "--json"], ""));
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let services: Vec<&str> = list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["openai"], "{list}");
+
+    // Every connection credvault made was authorized over TLS.
+    let log = pg.server_log();
+    let authorized = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| {
+                l.contains("connection authorized:") && l.contains("application_name=credvault")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    let ours = authorized(&log);
+    assert!(
+        ours.len() >= 3,
+        "init, store and list each connected: {log}"
+    );
+    for line in &ours {
+        assert!(
+            line.contains("user=credvault database=team_tls")
+                && line.contains("SSL enabled (protocol=TLSv1.3"),
+            "a connection without TLS: {line}"
+        );
+    }
+
+    // Without the CA the server's certificate does not verify: no connection.
+    let o = run_with(team_cmd(&env, &url), &["list", "--json"], "");
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(o.status.code().is_some(), "killed by a signal: {o:?}");
+    assert!(o.stdout.is_empty(), "{o:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("TLS") && err.contains("certificate"),
+        "no word of the certificate: {err}"
+    );
+    assert_eq!(
+        authorized(&pg.server_log()).len(),
+        ours.len(),
+        "no connection was authorized without the CA"
+    );
+}
