@@ -59,6 +59,9 @@ pub enum VaultError {
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// A request refused as it stands (nothing changed), e.g. removing the last member.
+    #[error("{0}")]
+    Refused(String),
     /// `member add` with a name that is taken.
     #[error("a member named {0} already exists")]
     MemberExists(String),
@@ -235,7 +238,9 @@ impl From<&VaultError> for ApiError {
                 format!("{e}: choose another name (secrets are never overwritten)"),
             ),
             VaultError::Missing(_) => Self::new(423, "vault_locked", e.to_string()),
-            VaultError::MemberExists(_) => Self::new(409, "conflict_error", e.to_string()),
+            VaultError::MemberExists(_) | VaultError::Refused(_) => {
+                Self::new(409, "conflict_error", e.to_string())
+            }
             VaultError::Unsafe(why) => {
                 Self::new(423, "vault_locked", format!("the vault is locked: {why}"))
             }

@@ -196,10 +196,16 @@ pub(super) fn passwd(s: &Settings, file: Option<PathBuf>, rekdf: bool) -> Result
 }
 
 pub(super) fn backup(s: &Settings, to: &Path) -> Result<(), CliError> {
-    s.open()?.backup(to, "cli")?;
+    let vault = s.open()?;
+    vault.backup(to, "cli")?;
     println!(
-        "wrote a backup to {} (the same master password opens it)",
-        to.display()
+        "wrote a backup to {} ({})",
+        to.display(),
+        match vault.member() {
+            Some(_) =>
+                "a vault file: each member's password opens it with --vault FILE --member NAME",
+            None => "the same master password opens it",
+        }
     );
     Ok(())
 }

@@ -85,11 +85,25 @@ pub(crate) struct Settings {
 
 impl Settings {
     fn resolve(cli: &Cli) -> Result<Self, CliError> {
+        // Both named: a flag wins over the other's environment variable
+        // (`export CREDVAULT_STORE=…` then `--vault backup.redb`).
+        let from_env = |var: &str, value: &std::ffi::OsStr| {
+            std::env::var_os(var).is_some_and(|v| v.as_os_str() == value)
+        };
         let location = match (&cli.store, &cli.vault) {
-            (Some(_), Some(_)) => {
-                return Err(CliError::Usage(
-                    "--store and --vault (CREDVAULT_STORE and CREDVAULT_PATH) name two different vaults: give one".into(),
-                ));
+            (Some(url), Some(path)) => {
+                match (
+                    from_env("CREDVAULT_STORE", url.as_ref()),
+                    from_env("CREDVAULT_PATH", path.as_os_str()),
+                ) {
+                    (true, false) => Location::File(path.clone()),
+                    (false, true) => Location::Postgres(url.clone()),
+                    _ => {
+                        return Err(CliError::Usage(
+                            "--store and --vault (CREDVAULT_STORE and CREDVAULT_PATH) name two different vaults: give one".into(),
+                        ));
+                    }
+                }
             }
             (Some(url), None) => Location::Postgres(url.clone()),
             (None, Some(p)) => Location::File(p.clone()),

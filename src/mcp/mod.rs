@@ -133,7 +133,7 @@ impl VaultAccess {
         let kick = Arc::new(tokio::sync::Notify::new());
         let go = kick.clone();
         let unlock_task = move || {
-            loop {
+            for attempt in 0u64.. {
                 let started = std::time::Instant::now();
                 let outcome = unlock(&config);
                 match &outcome {
@@ -141,7 +141,11 @@ impl VaultAccess {
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "vault unlocked"
                     ),
-                    Err(e) => tracing::error!(code = e.code, "vault not available: {}", e.detail),
+                    // Retries of an unreachable store: logged once a minute.
+                    Err(e) if attempt % 60 == 0 => {
+                        tracing::error!(code = e.code, "vault not available: {}", e.detail)
+                    }
+                    Err(e) => tracing::debug!(code = e.code, "vault not available: {}", e.detail),
                 }
                 // A team vault's database that is down answers store_unavailable
                 // meanwhile; the server unlocks by itself once it is back.

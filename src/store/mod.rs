@@ -81,6 +81,8 @@ pub mod meta_key {
     pub const VAULT_ID: &str = "vault_id";
     /// Sealed audit head: entry count and the keyed hash of the last entry.
     pub const AUDIT_HEAD: &str = "audit_head";
+    /// Team vaults: the vault's box key (secret half sealed under the data key).
+    pub const BOX_KEY: &str = "box_key";
     /// Team vaults: the member a process opens when none is named.
     pub const DEFAULT_MEMBER: &str = "default_member";
 }

@@ -140,6 +140,12 @@ impl PgStore {
         }
         let tcp = config.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)))
             || !config.get_hostaddrs().is_empty();
+        // Over TCP, TLS unless the URL says otherwise: libpq's `prefer`
+        // falls back to plaintext when the server (or someone on the path)
+        // declines TLS, which would let that someone read and write the rows.
+        if tcp && !url.contains("sslmode") {
+            config.ssl_mode(SslMode::Require);
+        }
         let tls = (tcp && config.get_ssl_mode() != SslMode::Disable)
             .then(tls_connector)
             .transpose()?;

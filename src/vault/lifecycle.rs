@@ -223,8 +223,15 @@ impl Vault {
                     Some(p) => p,
                     None => members::slot_params(&current)?,
                 };
-                let slot =
-                    members::new_slot(new_password, params, &self.data_key, vault_id, member)?;
+                let vault_box = super::team::box_key(&*self.store.read()?, &self.keys)?;
+                let slot = members::new_slot(
+                    new_password,
+                    params,
+                    &self.data_key,
+                    &vault_box,
+                    vault_id,
+                    member,
+                )?;
                 vec![(Tbl::Members, member.as_str(), slot)]
             }
             None => {
@@ -252,7 +259,11 @@ impl Vault {
             return Err(VaultError::NoMember(format!("member {member} was removed")));
         }
         for (table, key, value) in &entries {
-            txn.put(*table, key.as_bytes(), value)?;
+            match table {
+                // A new slot has a new key pair: pin its public key too.
+                Tbl::Members => super::team::put_member(&mut *txn, &self.keys, key, value)?,
+                _ => txn.put(*table, key.as_bytes(), value)?,
+            }
         }
         let subject = self.member.clone().unwrap_or_default();
         self.append(

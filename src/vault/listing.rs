@@ -242,13 +242,7 @@ impl Vault {
         }
         // A head this process's key does not open: rekeyed by another
         // process (or altered). Say so rather than list nothing.
-        if let Some(head) = &stamp {
-            super::audit::open_head(&self.keys, head).map_err(|_| {
-                VaultError::Corrupt(
-                    "the audit head does not open with this process's key: the vault was rekeyed since it started (start it again), or the head was altered".into(),
-                )
-            })?;
-        }
+        self.check_key(&*txn)?;
         let old = previous.unwrap_or_default();
         let (creds, cred_nonces) = self.rebuild::<CredentialRecord, Credential>(
             &*txn,

@@ -199,6 +199,18 @@ impl Vault {
         }
     }
 
+    /// Fails when the audit head does not open with this process's key: the
+    /// vault was rekeyed by another process since this one unlocked it (or
+    /// the head was altered). A vault without a head (format 1) passes.
+    fn check_key(&self, txn: &dyn crate::store::Read) -> Result<(), VaultError> {
+        match txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())? {
+            Some(head) if audit::open_head(&self.keys, &head).is_err() => Err(VaultError::Corrupt(
+                "the audit head does not open with this process's key: the vault was rekeyed since it started (start it again), or the head was altered".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
         index_key(&self.keys, kind, parts)
     }

@@ -312,14 +312,13 @@ impl Vault {
         let keys = VaultKeys::derive(&data_key)?;
         let member = match meta.slot {
             Slot::Member { name, .. } => {
-                // A slot boxes whatever key was put in it: prove it is the
-                // vault's current one (a slot saved from before a rekey is not).
-                if let Some(head) = head {
-                    audit::open_head(&keys, &head).map_err(|_| {
-                        VaultError::Corrupt(format!(
-                            "member {name}'s key slot holds a key that does not open this vault (a slot from before a rekey?)"
-                        ))
-                    })?;
+                // Prove the key is the vault's current one (a slot saved from
+                // before a rekey holds an old one). Team vaults always have a head.
+                let current = head.is_some_and(|h| audit::open_head(&keys, &h).is_ok());
+                if !current {
+                    return Err(VaultError::Corrupt(format!(
+                        "member {name}'s key slot holds a key that does not open this vault (a slot from before a rekey?)"
+                    )));
                 }
                 Some(name)
             }
@@ -351,7 +350,15 @@ impl Vault {
         members::check_member_name(member).map_err(VaultError::NoMember)?;
         let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
         let vault_id = Uuid::new_v4();
-        let slot = members::new_slot(password, params, &data_key, vault_id.as_bytes(), member)?;
+        let vault_box = members::BoxKey::generate()?;
+        let slot = members::new_slot(
+            password,
+            params,
+            &data_key,
+            &vault_box,
+            vault_id.as_bytes(),
+            member,
+        )?;
         let keys = VaultKeys::derive(&data_key)?;
         {
             let mut txn = store.write()?;
@@ -362,6 +369,7 @@ impl Vault {
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             meta(meta_key::DEFAULT_MEMBER, member.as_bytes())?;
+            meta(meta_key::BOX_KEY, &vault_box.sealed(keys.seal_key())?)?;
             super::team::put_member(&mut *txn, &keys, member, &slot)?;
             audit::init(&keys, &mut *txn)?;
             let mut head = audit::begin(&keys, &mut *txn)?;

@@ -47,6 +47,17 @@ fn pin(keys: &VaultKeys, name: &str, slot: &[u8]) -> Result<[u8; 32], VaultError
     Ok(keys.audit_mac(&[b"member-pin", name.as_bytes(), &public])?)
 }
 
+/// The vault's box key, opened from `meta` with `keys`.
+pub(super) fn box_key(
+    txn: &(impl crate::store::Read + ?Sized),
+    keys: &VaultKeys,
+) -> Result<members::BoxKey, VaultError> {
+    let sealed = txn
+        .get(Tbl::Meta, meta_key::BOX_KEY.as_bytes())?
+        .ok_or_else(|| VaultError::Corrupt("the team vault's box key is missing".into()))?;
+    members::BoxKey::open(keys.seal_key(), &sealed)
+}
+
 /// Writes `name`'s slot and its pin under `keys`.
 pub(super) fn put_member(
     txn: &mut dyn Write,
@@ -80,10 +91,12 @@ impl Vault {
         if password.expose().trim().is_empty() {
             return Err(VaultError::EmptyPassword);
         }
+        let vault_box = box_key(&*self.store.read()?, &self.keys)?;
         let slot = members::new_slot(
             password,
             params,
             &self.data_key,
+            &vault_box,
             self.vault_id.as_bytes(),
             name,
         )?;
@@ -125,18 +138,25 @@ impl Vault {
             return Ok(false);
         }
         if txn.scan(Tbl::Members, None, 1)?.is_empty() {
-            return Err(VaultError::NoMember(format!(
+            return Err(VaultError::Refused(format!(
                 "{name} is the last member: a team vault keeps at least one (nothing was removed)"
             )));
         }
         txn.remove(Tbl::Meta, pin_key(name).as_bytes())?;
         let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
-        if default.as_deref() == Some(name.as_bytes()) && me != name {
-            txn.put(
-                Tbl::Meta,
-                meta_key::DEFAULT_MEMBER.as_bytes(),
-                me.as_bytes(),
-            )?;
+        if default.as_deref() == Some(name.as_bytes()) {
+            // The default moves to the remover, or (removing oneself) to the
+            // first remaining member: never to nobody.
+            let next = if me == name {
+                txn.scan(Tbl::Members, None, 1)?
+                    .into_iter()
+                    .next()
+                    .map(|(n, _)| n)
+                    .unwrap_or_default()
+            } else {
+                me.into_bytes()
+            };
+            txn.put(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes(), &next)?;
         }
         let event = Event::ok("member_remove", name, via);
         self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
@@ -157,8 +177,30 @@ impl Vault {
         let mut done = Rekeyed::default();
         let mut txn = self.store.write()?;
         audit::begin(&self.keys, &mut *txn)?;
+        // Re-sealing vouches for whatever is stored: it must be what the trail
+        // says was written (a replayed or planted record would be laundered).
+        let checked = super::verify::run_on(self, &*txn)?;
+        if let Some(p) = checked.problems.first() {
+            let what = [p.record.clone(), Some(p.what.clone())]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(VaultError::Corrupt(format!(
+                "audit --verify finds {} problem(s), first: {what}; nothing was rekeyed",
+                checked.problems.len()
+            )));
+        }
 
-        // Members first: a pin that does not check stops everything.
+        // The box key stays (members pinned it), sealed under the new key.
+        let vault_box = box_key(&*txn, &self.keys)?;
+        txn.put(
+            Tbl::Meta,
+            meta_key::BOX_KEY.as_bytes(),
+            &vault_box.sealed(new.seal_key())?,
+        )?;
+
+        // Members: a pin that does not check stops everything.
         for (name, slot) in scan_all(&*txn, Tbl::Members)? {
             let name = String::from_utf8(name)
                 .map_err(|_| VaultError::Corrupt("a member name is not UTF-8".into()))?;
@@ -168,7 +210,7 @@ impl Vault {
                     "member {name}'s public key is not the one added (altered in the store): nothing was rekeyed"
                 )));
             }
-            let slot = members::rebox(&slot, &new_key, vault_id, &name)?;
+            let slot = members::rebox(&slot, &new_key, &vault_box, vault_id, &name)?;
             put_member(&mut *txn, &new, &name, &slot)?;
             done.members += 1;
         }

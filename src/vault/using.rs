@@ -91,7 +91,13 @@ impl Vault {
         matches: impl FnOnce(&M) -> bool,
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
         let idx = self.index_key(kind, names)?;
-        let found = self.indexed(&*self.store.read()?, kind, &idx, matches)?;
+        let txn = self.store.read()?;
+        let found = self.indexed(&*txn, kind, &idx, matches)?;
+        if found.is_none() {
+            // After a rekey by another process every name misses under this
+            // process's index key: say so rather than "not found".
+            self.check_key(&*txn)?;
+        }
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
 

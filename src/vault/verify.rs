@@ -7,7 +7,7 @@ use super::audit::{Entry, Problem, Table, Verification, id_text};
 use super::format::{Kind, Opened, open_record};
 use super::{CredentialRecord, SecretRecord, Vault};
 use crate::error::VaultError;
-use crate::store::{Table as Tbl, meta_key, scan_all};
+use crate::store::{Read, Table as Tbl, meta_key, scan_all};
 
 /// The last entry that wrote or deleted each record: (seq, mac or deleted, subject).
 type Latest = HashMap<(Table, String), (u64, Option<String>, String)>;
@@ -48,9 +48,12 @@ fn describe(table: Table, id: &str, subject: &str) -> String {
 }
 
 pub(super) fn run(v: &Vault) -> Result<Verification, VaultError> {
+    run_on(v, &*v.store.read()?)
+}
+
+/// [`run`] on a transaction the caller holds (rekey checks inside its own).
+pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultError> {
     let keys = &v.keys;
-    let txn = v.store.read()?;
-    let txn = &*txn;
     let mut r = Report {
         out: Verification::default(),
     };

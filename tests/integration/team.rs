@@ -621,3 +621,187 @@ fn team_vault_over_tls() {
         "no connection was authorized without the CA"
     );
 }
+
+/// The hex of `sql`'s single value (psql's unaligned, tuples-only output).
+fn hex_of(pg: &Cluster, db: &str, sql: &str) -> String {
+    pg.sql(db, sql).trim().to_owned()
+}
+
+fn from_hex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_database_writer_cannot_plant_a_key() {
+    use credvault::secret::Key32;
+    use credvault::vault::members::{BoxKey, rebox};
+    let env = Env::new();
+    let db = "team_plant";
+    let Some((pg, url)) = team(&env, db) else {
+        return;
+    };
+    stdout_ok(&run_team(
+        &env,
+        &url,
+        &["store", "--service", "openai"],
+        "sk-real-value-111",
+    ));
+    // What a DBA can read and write: the owner's slot and the vault id.
+    let slot = from_hex(&hex_of(
+        &pg,
+        db,
+        "SELECT encode(v, 'hex') FROM credvault_members WHERE k = convert_to('owner', 'UTF8')",
+    ));
+    let vid: [u8; 16] = from_hex(&hex_of(
+        &pg,
+        db,
+        "SELECT encode(v, 'hex') FROM credvault_meta WHERE k = convert_to('vault_id', 'UTF8')",
+    ))
+    .try_into()
+    .unwrap();
+    // A key of the DBA's choosing, boxed to the owner's public key (in clear)
+    // from a box key of their own: the member's slot pins the vault's.
+    let chosen = Key32::random().unwrap();
+    let planted = rebox(&slot, &chosen, &BoxKey::generate().unwrap(), &vid, "owner").unwrap();
+    pg.sql(db, &format!(
+        "UPDATE credvault_members SET v = decode('{}', 'hex') WHERE k = convert_to('owner', 'UTF8')",
+        to_hex(&planted)
+    ));
+    for args in [&["list"][..], &["store", "--service", "anthropic"][..]] {
+        let o = run_team(&env, &url, args, "sk-after-the-plant-222");
+        assert!(
+            !o.status.success(),
+            "{args:?} must not run on a planted key: {o:?}"
+        );
+        assert!(
+            stderr(&o).contains("not boxed by this vault's box key"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let rows = pg.sql(db, "SELECT count(*) FROM credvault_credentials");
+    assert_eq!(
+        rows.trim(),
+        "1",
+        "nothing was written under the planted key"
+    );
+    // The real slot, put back, still opens.
+    pg.sql(db, &format!(
+        "UPDATE credvault_members SET v = decode('{}', 'hex') WHERE k = convert_to('owner', 'UTF8')",
+        to_hex(&slot)
+    ));
+    assert!(stdout_ok(&run_team(&env, &url, &["list"], "")).contains("openai"));
+}
+
+#[test]
+fn passwd_then_rekey_and_removal_rules() {
+    let env = Env::new();
+    let db = "team_passwd";
+    let Some((_pg, url)) = team(&env, db) else {
+        return;
+    };
+    let alice_pw = env.with_password("alice first password");
+    let alice_new = env.with_password("alice's second password!");
+    let add = |name: &str, pw: &Path| {
+        let pw = pw.display().to_string();
+        stdout_ok(&run_team(
+            &env,
+            &url,
+            &["member", "add", name, "--new-password-file", &pw],
+            "",
+        ));
+    };
+    add("alice", &alice_pw);
+    add("bob", &env.with_password("bob password"));
+    // alice changes her password: her slot (and its pinned key) is replaced.
+    let f = alice_new.display().to_string();
+    stdout_ok(&run_as(
+        &env,
+        &url,
+        "alice",
+        &alice_pw,
+        &["passwd", "--new-password-file", &f],
+    ));
+    let o = run_as(&env, &url, "alice", &alice_pw, &["list"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "the old password is refused: {o:?}"
+    );
+    stdout_ok(&run_as(&env, &url, "alice", &alice_new, &["list"]));
+    // ...and a rekey after removing bob still reaches her.
+    stdout_ok(&run_team(&env, &url, &["member", "remove", "bob"], ""));
+    stdout_ok(&run_team(&env, &url, &["rekey"], ""));
+    stdout_ok(&run_as(&env, &url, "alice", &alice_new, &["list"]));
+    // The owner removes themselves: the default moves to alice, never to nobody.
+    stdout_ok(&run_team(&env, &url, &["member", "remove", "owner"], ""));
+    let members = stdout_ok(&run_as(
+        &env,
+        &url,
+        "alice",
+        &alice_new,
+        &["member", "list"],
+    ));
+    assert!(
+        members
+            .lines()
+            .any(|l| l.starts_with("alice") && l.contains("default")),
+        "{members}"
+    );
+    let mut c = team_cmd(&env, &url);
+    c.env("CREDVAULT_PASSWORD_FILE", &alice_new);
+    stdout_ok(&run_with(c, &["list"], "")); // no --member: the default, alice
+    // The last member cannot go: a refusal (exit 1), not "locked" (3).
+    let o = run_as(
+        &env,
+        &url,
+        "alice",
+        &alice_new,
+        &["member", "remove", "alice"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stderr(&o).contains("last member"), "{o:?}");
+}
+
+#[test]
+fn rekey_refuses_to_launder_a_replayed_record() {
+    let env = Env::new();
+    let db = "team_launder";
+    let Some((pg, url)) = team(&env, db) else {
+        return;
+    };
+    stdout_ok(&run_team(
+        &env,
+        &url,
+        &["store", "--service", "openai"],
+        "sk-value-ONE-1111",
+    ));
+    let old = hex_of(
+        &pg,
+        db,
+        "SELECT encode(v, 'hex') FROM credvault_credentials",
+    );
+    stdout_ok(&run_team(
+        &env,
+        &url,
+        &["store", "--service", "openai"],
+        "sk-value-TWO-2222",
+    ));
+    pg.sql(
+        db,
+        &format!("UPDATE credvault_credentials SET v = decode('{old}', 'hex')"),
+    );
+    let o = run_team(&env, &url, &["rekey"], "");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stderr(&o).contains("nothing was rekeyed"), "{}", stderr(&o));
+    // Still detected afterwards: the rekey wrote nothing.
+    let o = run_team(&env, &url, &["audit", "--verify"], "");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+}
