@@ -805,3 +805,36 @@ fn rekey_refuses_to_launder_a_replayed_record() {
     let o = run_team(&env, &url, &["audit", "--verify"], "");
     assert_eq!(o.status.code(), Some(1), "{o:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_outlived_a_rekey_says_so() {
+    let env = Env::new();
+    let Some((_pg, url)) = team(&env, "team_stale") else {
+        return;
+    };
+    let c = team_client(&env, &url).await;
+    c.ok(
+        "store_credential",
+        json!({"service_id": "openai", "credential_type": "bearer", "credential_value": "sk-stale-test-123456"}),
+    )
+    .await;
+    stdout_ok(&run_team(&env, &url, &["rekey"], ""));
+    // Its key is the old one: every answer names the rekey, none is a wrong
+    // answer (an empty list, "not found").
+    for (tool, args) in [
+        ("list_credentials", json!({})),
+        (
+            "call_api",
+            json!({"service_id": "openai", "method": "GET", "url": "https://api.openai.com/v1/models"}),
+        ),
+        (
+            "store_credential",
+            json!({"service_id": "anthropic", "credential_type": "api_key", "credential_value": "sk-ant-stale-123456"}),
+        ),
+    ] {
+        let o = c.call(tool, args).await;
+        assert!(o.is_error, "{tool}: {}", o.raw);
+        assert!(o.raw.contains("rekeyed"), "{tool}: {}", o.raw);
+    }
+    c.stop().await;
+}
