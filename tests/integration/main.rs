@@ -27,4 +27,5 @@ mod stdio;
 mod store;
 mod tamper;
 mod team;
+mod team_guard;
 mod upstream;
