@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::common::{Env, MARKER, contains, marked_value, run_with, stdout_ok};
 use crate::pgcluster::Cluster;
 use crate::team::{listing, run_as, run_team, stderr, team, team_client, team_cmd};
+use crate::upstream::Ca;
 
 fn encodings(s: &str) -> Vec<String> {
     let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
@@ -114,33 +115,13 @@ async fn dba_learns_no_names_or_values() {
 
 #[test]
 fn team_vault_over_tls() {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-
     let env = Env::new();
     // A test CA (its PEM is what CREDVAULT_STORE_CA names) and a server
     // certificate for 127.0.0.1 and localhost it signed.
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "credvault test PostgreSQL CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let ca_pem = env.dir.path().join("pg-ca.pem");
-    std::fs::write(&ca_pem, ca.pem()).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
-    let Some((pg, port)) = Cluster::start_tls(&server_cert.pem(), &server_key.serialize_pem())
-    else {
+    let ca = Ca::new(env.dir.path());
+    let ca_pem = ca.pem_path.clone();
+    let (server_cert, server_key) = ca.server_pem();
+    let Some((pg, port)) = Cluster::start_tls(&server_cert, &server_key) else {
         return;
     };
     pg.create_db("team_tls");

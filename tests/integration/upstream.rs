@@ -48,12 +48,23 @@ impl Ca {
         Self { pem_path, issuer }
     }
 
-    fn server_config(&self) -> rustls::ServerConfig {
+    /// A server certificate for localhost, 127.0.0.1 and ::1 it signed, and its key.
+    fn server_cert(&self) -> (rcgen::Certificate, KeyPair) {
         let key = KeyPair::generate().unwrap();
         let params =
             CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()])
                 .unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (params.signed_by(&key, &self.issuer).unwrap(), key)
+    }
+
+    /// [`Self::server_cert`] as PEM text: (certificate, private key).
+    pub fn server_pem(&self) -> (String, String) {
+        let (cert, key) = self.server_cert();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn server_config(&self) -> rustls::ServerConfig {
+        let (cert, key) = self.server_cert();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
