@@ -298,3 +298,24 @@ fn killed_writer_loses_nothing_acknowledged() {
         }
     }
 }
+
+/// PostgreSQL holds its one connection for a transaction's life: a second
+/// transaction from the same thread is an error, never a hang.
+#[test]
+fn a_nested_transaction_on_postgres_is_an_error_not_a_hang() {
+    let Some(pg) = Cluster::start() else {
+        return;
+    };
+    let s = open(&pg.create_db("conf_nested"));
+    let w = s.write().unwrap();
+    assert!(s.read().is_err(), "a read inside a write on one thread");
+    assert!(s.write().is_err(), "a write inside a write on one thread");
+    drop(w);
+    // Another thread's transaction simply waits its turn; after the first
+    // ends, this thread can begin again.
+    let r = s.read().unwrap();
+    drop(r);
+    let mut w = s.write().unwrap();
+    w.put(Table::Meta, b"after", b"ok").unwrap();
+    w.commit().unwrap();
+}

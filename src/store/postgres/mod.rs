@@ -21,16 +21,18 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::error::Error as _;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use postgres::config::{Host, SslMode};
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+mod connect;
+
+pub use connect::describe;
+use connect::{detail, hosts, is_down, location, tls_connector};
 
 use super::{Read, Row, Store, Table, Write};
 use crate::error::VaultError;
@@ -217,6 +219,14 @@ impl PgStore {
     /// Begins a transaction with `begin`, connecting first if need be, and
     /// again once if the connection turns out to have died while idle.
     fn begin(&self, begin: &str) -> Result<PgTxn<'_>, VaultError> {
+        // The connection's mutex is held for a transaction's life: a second
+        // one from the same thread would wait for itself forever.
+        let id = self as *const PgStore as usize;
+        if OPEN.with(|open| open.borrow().contains(&id)) {
+            return Err(VaultError::Storage(
+                "a second transaction on one store from one thread (it would wait for itself): a bug in credvault".into(),
+            ));
+        }
         let mut guard = self.lock();
         let mut retried = false;
         loop {
@@ -229,6 +239,7 @@ impl PgStore {
             let err = match conn.start(begin) {
                 Ok(Ok(())) => {
                     let (guard, failed) = (RefCell::new(guard), Cell::new(false));
+                    OPEN.with(|open| open.borrow_mut().push(id));
                     return Ok(PgTxn {
                         store: self,
                         guard,
@@ -321,111 +332,6 @@ fn check_version(messages: &[SimpleQueryMessage]) -> Result<(), VaultError> {
             "credvault_schema holds no valid version".into(),
         )),
     }
-}
-
-/// Whether the error means the server is gone or cannot be reached: no
-/// SQLSTATE (I/O, refused, timeout, closed), class 08, or 57P01–57P03
-/// (admin shutdown, crash shutdown, cannot connect now).
-fn is_down(e: &postgres::Error) -> bool {
-    e.code().is_none_or(|c| {
-        let c = c.code();
-        c.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&c)
-    })
-}
-
-/// The error and its causes, on one line.
-fn detail(e: &postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
-    }
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text += &format!(": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
-/// Each server: `host:port`, or for a socket directory either its socket
-/// file (`socket_file`) or a `?host=<dir>[&port=<port>]` query.
-fn hosts(config: &Config, socket_file: bool) -> Vec<String> {
-    let ports = config.get_ports();
-    let hosts = config.get_hosts().iter().enumerate();
-    let host = |(i, host): (usize, &Host)| {
-        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-        match host {
-            Host::Tcp(name) if name.contains(':') => format!("[{name}]:{port}"),
-            Host::Tcp(name) => format!("{name}:{port}"),
-            Host::Unix(dir) if socket_file => format!("{}/.s.PGSQL.{port}", dir.display()),
-            Host::Unix(dir) if port == 5432 => format!("?host={}", dir.display()),
-            Host::Unix(dir) => format!("?host={}&port={port}", dir.display()),
-        }
-    };
-    hosts.map(host).collect()
-}
-
-/// The URL for messages, rebuilt from the parsed configuration so that no
-/// password (from the authority or a `password=` parameter) can be in it.
-/// A store URL as messages show it: rebuilt from what parses, never with
-/// its password (`an invalid store URL` when it does not parse).
-pub fn describe(url: &str) -> String {
-    match url.parse::<Config>() {
-        Ok(config) => location(&config),
-        Err(_) => "an invalid store URL".into(),
-    }
-}
-
-fn location(config: &Config) -> String {
-    let (mut tcp, mut params) = (Vec::new(), Vec::new());
-    for host in hosts(config, false) {
-        match host.strip_prefix('?') {
-            Some(param) => params.push(param.to_owned()),
-            None => tcp.push(host),
-        }
-    }
-    match config.get_ssl_mode() {
-        SslMode::Disable => params.push("sslmode=disable".into()),
-        SslMode::Require => params.push("sslmode=require".into()),
-        _ => {}
-    }
-    let query = if params.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", params.join("&"))
-    };
-    let (user, db) = (
-        config.get_user().unwrap_or(""),
-        config.get_dbname().unwrap_or(""),
-    );
-    format!("postgres://{user}@{}/{db}{query}", tcp.join(","))
-}
-
-/// The TLS connector: rustls with the ring provider, trusting the system's
-/// roots and any in [`CA_ENV`].
-fn tls_connector() -> Result<MakeRustlsConnect, VaultError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if let Some(path) = std::env::var_os(CA_ENV) {
-        let shown = std::path::Path::new(&path).display().to_string();
-        let bad = |e: &dyn std::fmt::Display| VaultError::Storage(format!("{CA_ENV} {shown}: {e}"));
-        let certs = CertificateDer::pem_file_iter(&path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| bad(&e))?;
-        if certs.is_empty() {
-            return Err(bad(&"no certificate in the file"));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| bad(&e))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| VaultError::Storage(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
 }
 
 impl Drop for PgStore {
@@ -559,8 +465,15 @@ impl Write for PgTxn<'_> {
     }
 }
 
+thread_local! {
+    /// The stores (by address) this thread has a transaction open on.
+    static OPEN: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Drop for PgTxn<'_> {
     fn drop(&mut self) {
+        let id = self.store as *const PgStore as usize;
+        OPEN.with(|open| open.borrow_mut().retain(|o| *o != id));
         let guard = self.guard.get_mut();
         let mut rolled_back = || {
             guard
