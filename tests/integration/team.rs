@@ -422,3 +422,64 @@ async fn four_processes_hundred_stores_each() {
         c.stop().await;
     }
 }
+
+/// Uniqueness across processes: four servers race to create one secret name
+/// and to store one (service, name) at once, again and again.
+#[tokio::test]
+async fn names_stay_unique_across_processes() {
+    let env = Env::new();
+    let Some((_pg, url)) = team(&env, "team_unique") else {
+        return;
+    };
+    let clients = [
+        team_client(&env, &url).await,
+        team_client(&env, &url).await,
+        team_client(&env, &url).await,
+        team_client(&env, &url).await,
+    ];
+    for round in 0..10 {
+        let create = |p: usize| {
+            let c = &clients[p];
+            async move {
+                let args = json!({"name": format!("SHARED_{round}"), "provider": "acme",
+                    "value": marked_value("shared")});
+                c.call("create_secret", args).await
+            }
+        };
+        let (a, b, c, d) = tokio::join!(create(0), create(1), create(2), create(3));
+        let outcomes = [a, b, c, d];
+        let created = outcomes.iter().filter(|o| !o.is_error).count();
+        assert_eq!(created, 1, "round {round}: exactly one create wins");
+        for o in outcomes.iter().filter(|o| o.is_error) {
+            assert!(is_error(o, 409, "conflict_error"), "{}", o.raw);
+        }
+        let store = |p: usize| {
+            let c = &clients[p];
+            async move {
+                let args = json!({"service_id": "openai", "credential_type": "bearer",
+                    "credential_value": marked_value("same"), "name": format!("same-{round}")});
+                c.ok("store_credential", args).await["id"].clone()
+            }
+        };
+        let (a, b, c, d) = tokio::join!(store(0), store(1), store(2), store(3));
+        assert!(
+            [&b, &c, &d].iter().all(|id| **id == a),
+            "one id for one (service, name)"
+        );
+    }
+    let names = listing(&clients[0]).await;
+    assert_eq!(
+        names.len(),
+        10,
+        "one credential per (service, name): {names:?}"
+    );
+    let secrets = clients[0].ok("list_secrets", json!({})).await;
+    assert_eq!(
+        secrets["secrets"].as_array().unwrap().len(),
+        10,
+        "{secrets}"
+    );
+    for c in clients {
+        c.stop().await;
+    }
+}
