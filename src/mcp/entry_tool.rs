@@ -27,7 +27,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::tools::{
-    CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, input_schema, log_outcome,
+    CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, input_schema, logged,
 };
 use crate::entry::{Outcome, Slot};
 use crate::error::ApiError;
@@ -150,13 +150,13 @@ impl CredVaultServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ToolError> {
-        let started = std::time::Instant::now();
-        let r = match state {
-            Some(state) => self.entry_retry(args, &state, responses, &ctx).await,
-            None => self.entry_first(args, &ctx).await,
+        let call = async {
+            match state {
+                Some(state) => self.entry_retry(args, &state, responses, &ctx).await,
+                None => self.entry_first(args, &ctx).await,
+            }
         };
-        log_outcome("request_credential", started, &r);
-        r
+        logged("request_credential", call).await
     }
 }
 

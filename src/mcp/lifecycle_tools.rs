@@ -21,8 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::tools::{
-    CredVaultServer, ToolError, binding, complete, input_schema, log_outcome, output_schema,
-    rfc3339,
+    CredVaultServer, ToolError, binding, complete, input_schema, logged, output_schema, rfc3339,
 };
 use crate::error::ApiError;
 use crate::validate;
@@ -194,10 +193,11 @@ impl CredVaultServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.delete_cred(args, state, responses, &ctx).await;
-        log_outcome("delete_credential", started, &r);
-        r
+        logged(
+            "delete_credential",
+            self.delete_cred(args, state, responses, &ctx),
+        )
+        .await
     }
 
     /// List named secrets (metadata and masked value only, never values), oldest first.
@@ -209,10 +209,7 @@ impl CredVaultServer {
         &self,
         Parameters(args): Parameters<JsonObject>,
     ) -> Result<Json<ListSecretsOutput>, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.secrets(args).await;
-        log_outcome("list_secrets", started, &r);
-        r
+        logged("list_secrets", self.secrets(args)).await
     }
 
     /// Delete a named secret (404 if none). The user may be asked to confirm; declined: 403.
@@ -228,10 +225,11 @@ impl CredVaultServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.delete_sec(args, state, responses, &ctx).await;
-        log_outcome("delete_secret", started, &r);
-        r
+        logged(
+            "delete_secret",
+            self.delete_sec(args, state, responses, &ctx),
+        )
+        .await
     }
 }
 

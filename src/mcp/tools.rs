@@ -353,18 +353,21 @@ pub struct CredVaultServer {
     via: String,
 }
 
-pub(super) fn log_outcome<T>(
+/// Runs a tool's call and logs its outcome and duration (never its arguments).
+pub(super) async fn logged<T>(
     tool: &'static str,
-    started: std::time::Instant,
-    r: &Result<T, ToolError>,
-) {
+    call: impl std::future::Future<Output = Result<T, ToolError>>,
+) -> Result<T, ToolError> {
+    let started = std::time::Instant::now();
+    let r = call.await;
     let ms = started.elapsed().as_secs_f64() * 1e3;
-    match r {
+    match &r {
         Ok(_) => tracing::debug!(tool, ms, "tool call ok"),
         Err(ToolError(e)) => {
             tracing::info!(tool, ms, code = e.code, kind = e.kind, "tool call failed")
         }
     }
+    r
 }
 
 #[tool_router]
@@ -425,10 +428,7 @@ impl CredVaultServer {
         Parameters(args): Parameters<JsonObject>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<StoreCredentialOutput>, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.store(args, self.via(&ctx)).await;
-        log_outcome("store_credential", started, &r);
-        r
+        logged("store_credential", self.store(args, self.via(&ctx))).await
     }
 
     /// List stored credentials (metadata, never values), oldest first, a page at a time.
@@ -441,10 +441,7 @@ impl CredVaultServer {
         &self,
         Parameters(args): Parameters<JsonObject>,
     ) -> Result<rmcp::model::CallToolResult, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.list(args).await;
-        log_outcome("list_credentials", started, &r);
-        r
+        logged("list_credentials", self.list(args)).await
     }
 
     /// Create a named secret (env-var name, e.g. OPENAI_API_KEY), encrypted; only a masked
@@ -458,10 +455,7 @@ impl CredVaultServer {
         Parameters(args): Parameters<JsonObject>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CreateSecretOutput>, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.secret(args, self.via(&ctx)).await;
-        log_outcome("create_secret", started, &r);
-        r
+        logged("create_secret", self.secret(args, self.via(&ctx))).await
     }
 }
 

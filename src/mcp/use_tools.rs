@@ -9,7 +9,7 @@ use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::tools::{CredVaultServer, ToolError, input_schema, log_outcome};
+use super::tools::{CredVaultServer, ToolError, input_schema, logged};
 use crate::error::ApiError;
 use crate::usage::destination::effective_hosts;
 use crate::usage::{CallApiOutput, args};
@@ -59,10 +59,7 @@ impl CredVaultServer {
         Parameters(args): Parameters<JsonObject>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CallApiOutput>, ToolError> {
-        let started = std::time::Instant::now();
-        let r = self.use_credential(args, self.via(&ctx)).await;
-        log_outcome("call_api", started, &r);
-        r
+        logged("call_api", self.use_credential(args, self.via(&ctx))).await
     }
 }
 
