@@ -194,16 +194,22 @@ pub(super) fn init(keys: &VaultKeys, txn: &mut dyn Write) -> Result<(), VaultErr
     txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &head)
 }
 
+/// [`open_head`] for a process's own key: a head it does not open means the
+/// vault was rekeyed by another process since this one unlocked it (or the
+/// head was altered), and the error says so.
+pub(super) fn open_current_head(keys: &VaultKeys, sealed: &[u8]) -> Result<Head, VaultError> {
+    open_head(keys, sealed).map_err(|_| {
+        VaultError::Corrupt(
+            "the audit head does not open with this process's key: the vault was rekeyed since it started (start it again), or the head was altered".into(),
+        )
+    })
+}
+
 /// The head, at the start of a write transaction. A format-1 vault is
 /// migrated here: one `baseline` entry per existing record, format set to 2.
 pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, VaultError> {
     if let Some(sealed) = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
-        return open_head(keys, &sealed).map_err(|e| match e {
-            VaultError::Corrupt(m) => VaultError::Corrupt(format!(
-                "{m} (or the vault was rekeyed since this process opened it: start it again)"
-            )),
-            other => other,
-        });
+        return open_current_head(keys, &sealed);
     }
     if super::open::format_of(&*txn)? >= 2 {
         return Err(VaultError::Corrupt(

@@ -212,18 +212,21 @@ impl Vault {
             return Err(VaultError::EmptyPassword);
         }
         let vault_id = self.vault_id.as_bytes();
-        let entries: Vec<(Tbl, &str, Vec<u8>)> = match &self.member {
+        // What the new password locks: this member's slot, or the file's
+        // wrapped key. Derived (one KDF) before the write transaction.
+        let lock = match &self.member {
             Some(member) => {
-                let current = self
-                    .store
-                    .read()?
-                    .get(Tbl::Members, member.as_bytes())?
-                    .ok_or_else(|| VaultError::NoMember(format!("member {member} was removed")))?;
+                let (current, vault_box) = {
+                    let txn = self.store.read()?;
+                    let current = txn.get(Tbl::Members, member.as_bytes())?.ok_or_else(|| {
+                        VaultError::NoMember(format!("member {member} was removed"))
+                    })?;
+                    (current, super::team::box_key(&*txn, &self.keys)?)
+                };
                 let params = match params {
                     Some(p) => p,
                     None => members::slot_params(&current)?,
                 };
-                let vault_box = super::team::box_key(&*self.store.read()?, &self.keys)?;
                 let slot = members::new_slot(
                     new_password,
                     params,
@@ -232,7 +235,7 @@ impl Vault {
                     vault_id,
                     member,
                 )?;
-                vec![(Tbl::Members, member.as_str(), slot)]
+                NewLock::Slot(member, slot)
             }
             None => {
                 let current = self
@@ -243,26 +246,24 @@ impl Vault {
                 let current = KdfHeader::decode(&current)?;
                 let header = KdfHeader::generate(params.unwrap_or(current.params))?;
                 let master = kdf::derive_master_key(new_password, &header)?;
-                let header_bytes = header.encode();
-                let wrapped = format::wrap_key(&master, &self.data_key, &header_bytes, vault_id)?;
-                vec![
-                    (Tbl::Meta, meta_key::KDF, header_bytes.to_vec()),
-                    (Tbl::Meta, meta_key::WRAPPED_KEY, wrapped),
-                ]
+                let kdf = header.encode();
+                let wrapped = format::wrap_key(&master, &self.data_key, &kdf, vault_id)?;
+                NewLock::Password { kdf, wrapped }
             }
         };
         let mut txn = self.store.write()?;
         let mut head = audit::begin(&self.keys, &mut *txn)?;
-        if let Some(member) = &self.member
-            && txn.get(Tbl::Members, member.as_bytes())?.is_none()
-        {
-            return Err(VaultError::NoMember(format!("member {member} was removed")));
-        }
-        for (table, key, value) in &entries {
-            match table {
-                // A new slot has a new key pair: pin its public key too.
-                Tbl::Members => super::team::put_member(&mut *txn, &self.keys, key, value)?,
-                _ => txn.put(*table, key.as_bytes(), value)?,
+        match &lock {
+            NewLock::Slot(member, slot) => {
+                if txn.get(Tbl::Members, member.as_bytes())?.is_none() {
+                    return Err(VaultError::NoMember(format!("member {member} was removed")));
+                }
+                // A new slot has a new key pair: pinned with it.
+                super::team::put_member(&mut *txn, &self.keys, member, slot)?;
+            }
+            NewLock::Password { kdf, wrapped } => {
+                txn.put(Tbl::Meta, meta_key::KDF.as_bytes(), kdf)?;
+                txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), wrapped)?;
             }
         }
         let subject = self.member.clone().unwrap_or_default();
@@ -327,6 +328,15 @@ impl Vault {
         file::sync_parent(to)?;
         Ok(())
     }
+}
+
+/// What `passwd` writes: a member's new slot, or a file's new KDF header and wrapped key.
+enum NewLock<'a> {
+    Slot(&'a str, Vec<u8>),
+    Password {
+        kdf: [u8; crate::crypto::kdf::HEADER_LEN],
+        wrapped: Vec<u8>,
+    },
 }
 
 /// A lookup by name that found the index and its record disagreeing: the

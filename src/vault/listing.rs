@@ -242,7 +242,7 @@ impl Vault {
         }
         // A head this process's key does not open: rekeyed by another
         // process (or altered). Say so rather than list nothing.
-        self.check_key(&*txn)?;
+        self.check_head(stamp.as_deref())?;
         let old = previous.unwrap_or_default();
         let (creds, cred_nonces) = self.rebuild::<CredentialRecord, Credential>(
             &*txn,

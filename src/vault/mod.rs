@@ -199,15 +199,12 @@ impl Vault {
         }
     }
 
-    /// Fails when the audit head does not open with this process's key: the
-    /// vault was rekeyed by another process since this one unlocked it (or
-    /// the head was altered). A vault without a head (format 1) passes.
-    fn check_key(&self, txn: &dyn crate::store::Read) -> Result<(), VaultError> {
-        match txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())? {
-            Some(head) if audit::open_head(&self.keys, &head).is_err() => Err(VaultError::Corrupt(
-                "the audit head does not open with this process's key: the vault was rekeyed since it started (start it again), or the head was altered".into(),
-            )),
-            _ => Ok(()),
+    /// Fails when the audit head (`None`: a format-1 vault, which passes)
+    /// does not open with this process's key: rekeyed since it unlocked.
+    fn check_head(&self, head: Option<&[u8]>) -> Result<(), VaultError> {
+        match head {
+            Some(head) => audit::open_current_head(&self.keys, head).map(drop),
+            None => Ok(()),
         }
     }
 

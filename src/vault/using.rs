@@ -96,7 +96,10 @@ impl Vault {
         if found.is_none() {
             // After a rekey by another process every name misses under this
             // process's index key: say so rather than "not found".
-            self.check_key(&*txn)?;
+            self.check_head(
+                txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
+                    .as_deref(),
+            )?;
         }
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
