@@ -361,18 +361,23 @@ async fn unreachable_store_answers_503_and_recovers() {
     c.stop().await;
 }
 
+/// Four `serve` processes on the team vault at `url`.
+async fn four_clients(env: &Env, url: &str) -> [Client; 4] {
+    [
+        team_client(env, url).await,
+        team_client(env, url).await,
+        team_client(env, url).await,
+        team_client(env, url).await,
+    ]
+}
+
 #[tokio::test]
 async fn four_processes_hundred_stores_each() {
     let env = Env::new();
     let Some((_pg, url)) = team(&env, "team_four") else {
         return;
     };
-    let clients = [
-        team_client(&env, &url).await,
-        team_client(&env, &url).await,
-        team_client(&env, &url).await,
-        team_client(&env, &url).await,
-    ];
+    let clients = four_clients(&env, &url).await;
     // Unlock all four before the clock starts.
     for c in &clients {
         c.ok("list_credentials", json!({})).await;
@@ -431,12 +436,7 @@ async fn names_stay_unique_across_processes() {
     let Some((_pg, url)) = team(&env, "team_unique") else {
         return;
     };
-    let clients = [
-        team_client(&env, &url).await,
-        team_client(&env, &url).await,
-        team_client(&env, &url).await,
-        team_client(&env, &url).await,
-    ];
+    let clients = four_clients(&env, &url).await;
     for round in 0..10 {
         let create = |p: usize| {
             let c = &clients[p];

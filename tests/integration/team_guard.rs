@@ -15,7 +15,7 @@ use crate::team::{listing, run_as, run_team, stderr, team, team_client, team_cmd
 use crate::upstream::Ca;
 
 fn encodings(s: &str) -> Vec<String> {
-    let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = to_hex(s.as_bytes());
     let mut v = vec![s.to_owned(), hex.to_uppercase(), hex];
     for shift in 0..3usize {
         let mut bytes = vec![b'\0'; shift];
@@ -239,10 +239,13 @@ async fn a_database_writer_cannot_plant_a_key() {
     // from a box key of their own: the member's slot pins the vault's.
     let chosen = Key32::random().unwrap();
     let planted = rebox(&slot, &chosen, &BoxKey::generate().unwrap(), &vid, "owner").unwrap();
-    pg.sql(db, &format!(
-        "UPDATE credvault_members SET v = decode('{}', 'hex') WHERE k = convert_to('owner', 'UTF8')",
-        to_hex(&planted)
-    ));
+    let put_owner_slot = |slot: &[u8]| {
+        pg.sql(db, &format!(
+            "UPDATE credvault_members SET v = decode('{}', 'hex') WHERE k = convert_to('owner', 'UTF8')",
+            to_hex(slot)
+        ))
+    };
+    put_owner_slot(&planted);
     for args in [&["list"][..], &["store", "--service", "anthropic"][..]] {
         let o = run_team(&env, &url, args, "sk-after-the-plant-222");
         assert!(
@@ -262,10 +265,7 @@ async fn a_database_writer_cannot_plant_a_key() {
         "nothing was written under the planted key"
     );
     // The real slot, put back, still opens.
-    pg.sql(db, &format!(
-        "UPDATE credvault_members SET v = decode('{}', 'hex') WHERE k = convert_to('owner', 'UTF8')",
-        to_hex(&slot)
-    ));
+    put_owner_slot(&slot);
     assert!(stdout_ok(&run_team(&env, &url, &["list"], "")).contains("openai"));
 }
 
