@@ -11,9 +11,15 @@
 //! * read: 200 × `read_graph` (200 entities) vs 200 × `list_credentials`
 //!   (200 credentials, the default page).
 //!
+//! The reads are timed again on a second harness, a plain line client (write
+//! the request line, read the reply line, parse it into a `serde_json::Value`),
+//! which leaves out rmcp's typed decoding of the reply (most of the rmcp
+//! client's time for an 87 KB reply).
+//!
 //! Prints medians, p99s and the ratios, with the machine's core count.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -80,6 +86,50 @@ async fn spawn(cmd: tokio::process::Command) -> Client {
         .spawn()
         .unwrap();
     ().serve(t).await.unwrap()
+}
+
+/// The plain line client: `reads` calls of `method`/`params` after the
+/// handshake, each timed from writing the request to parsing the reply.
+fn line_client(mut cmd: std::process::Command, tool: &str, reads: usize) -> Vec<Duration> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = BufReader::with_capacity(1 << 20, child.stdout.take().unwrap());
+    let mut line = Vec::new();
+    let mut rpc = |id: usize, method: &str, params: Value| -> Duration {
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut msg = serde_json::to_vec(&msg).unwrap();
+        msg.push(b'\n');
+        line.clear();
+        let t = Instant::now();
+        input.write_all(&msg).unwrap();
+        output.read_until(b'\n', &mut line).unwrap();
+        let reply: Value = serde_json::from_slice(&line).unwrap();
+        let d = t.elapsed();
+        assert!(
+            reply.get("error").is_none() && reply["result"]["isError"] != json!(true),
+            "{method}: {reply}"
+        );
+        d
+    };
+    rpc(
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+               "clientInfo": {"name": "bench", "version": "1"}}),
+    );
+    // The first call waits for credvault's unlock.
+    rpc(1, "tools/call", json!({"name": tool, "arguments": {}}));
+    let v = (0..reads)
+        .map(|i| rpc(i + 2, "tools/call", json!({"name": tool, "arguments": {}})))
+        .collect();
+    drop(input);
+    let _ = child.wait();
+    v
 }
 
 async fn reference(entry: &Path, dir: &Path) -> (Vec<Duration>, Vec<Duration>, usize) {
@@ -191,6 +241,17 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (rw, rr, rsize) = reference(&entry, dir.path()).await;
     let (cw, cr, csize) = credvault(dir.path()).await;
+    // The same reads on the plain line client, against the same data.
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(&entry)
+        .env("MEMORY_FILE_PATH", dir.path().join("memory.jsonl"));
+    let lr = line_client(cmd, "read_graph", CALLS);
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("serve")
+        .env_clear()
+        .env("CREDVAULT_PATH", dir.path().join("vault.redb"))
+        .env("CREDVAULT_PASSWORD_FILE", dir.path().join("pw"));
+    let lc = line_client(cmd, "list_credentials", CALLS);
     println!(
         "credvault vs {REFERENCE} {version}: same rmcp stdio client, {CALLS} sequential calls each, one run, {cores} cores\n"
     );
@@ -209,11 +270,14 @@ async fn main() {
         &rr,
     );
     row(&format!("credvault list_credentials (200, {csize} B)"), &cr);
+    row("line client: reference read_graph", &lr);
+    row("line client: credvault list_credentials", &lc);
     let ratio =
         |a: &Vec<Duration>, b: &Vec<Duration>| ms(pct(a.clone(), 0.5)) / ms(pct(b.clone(), 0.5));
     println!(
-        "\nwrite: credvault is {:.2}x the reference's speed; read: {:.2}x (reference p50 / credvault p50)",
+        "\nwrite: credvault is {:.2}x the reference's speed; read: {:.2}x, {:.2}x on the line client (reference p50 / credvault p50)",
         ratio(&rw, &cw),
-        ratio(&rr, &cr)
+        ratio(&rr, &cr),
+        ratio(&lr, &lc)
     );
 }

@@ -433,16 +433,17 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
             })
             .map_err(CliError::from);
     }
-    runtime.block_on(async move {
+    let mut restore = None;
+    let restore_slot = &mut restore;
+    let outcome = runtime.block_on(async move {
         // stdio: initialize and tools/list first, then the KDF (see start_after).
         let access = VaultAccess::start_after(config, std::time::Duration::from_millis(25))
             .with_outbound(outbound);
         use rmcp::ServiceExt;
-        let server = CredVaultServer::new(access.clone());
-        let io = crate::mcp::stdio::transport(
-            tokio::io::BufReader::new(tokio::io::stdin()),
-            tokio::io::stdout(),
-        );
+        let (input, output, pipes) = crate::mcp::stdio::std_streams();
+        *restore_slot = Some(pipes);
+        let io = crate::mcp::stdio::transport(input, output);
+        let server = CredVaultServer::new(access.clone()).with_handoff(io.handoff.clone());
         let running = server
             .serve((io.sink, io.stream))
             .await
@@ -457,7 +458,11 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
         let _ = access.vault().await;
         result.map_err(|e| CliError::Other(format!("MCP server stopped: {e}")))?;
         Ok(())
-    })
+    });
+    // The pipes' flags go back once no task can touch them.
+    drop(runtime);
+    drop(restore);
+    outcome
 }
 
 /// No core dumps and no same-user ptrace of a process holding keys.

@@ -383,7 +383,8 @@ pub async fn authenticate(
             "Authentication failed: send Authorization: Bearer <token> (credvault token create)",
         );
     };
-    let checked = state.access.run(move |v| v.check_token(&token)).await;
+    // One keyed-hash lookup: on this task for the vault file.
+    let checked = state.access.read(move |v| v.check_token(&token)).await;
     match checked {
         Ok(Some(info)) => {
             // A Streamable HTTP session belongs to the token that opened it.

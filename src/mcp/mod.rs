@@ -7,6 +7,7 @@
 
 mod entry_tool;
 mod lifecycle_tools;
+pub mod rendered;
 pub mod stdio;
 mod tools;
 mod use_tools;
@@ -59,62 +60,8 @@ pub struct VaultAccess {
     pending: Arc<tokio::sync::RwLock<()>>,
     /// request_credential's one-time entry links.
     entry: Arc<crate::entry::Desk>,
-    /// The last list_credentials page rendered (see [`RenderedPage`]).
-    rendered: Arc<RenderedPage>,
-}
-
-/// What identifies a rendered list page: metadata generation, service
-/// filter, cursor, limit.
-pub type PageKey = (
-    crate::vault::Generation,
-    Option<String>,
-    Option<crate::vault::Cursor>,
-    usize,
-);
-
-/// The last list_credentials result rendered, keyed by [`PageKey`]: the
-/// generation changes whenever any process writes, so a hit is always the
-/// current metadata.
-#[derive(Default)]
-pub struct RenderedPage {
-    last: std::sync::Mutex<Option<(PageKey, Arc<Rendering>)>>,
-}
-
-/// structuredContent and its text block.
-type Rendering = (serde_json::Value, String);
-
-impl RenderedPage {
-    fn result(r: &Rendering) -> rmcp::model::CallToolResult {
-        let mut out = rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(
-            r.1.clone(),
-        )]);
-        out.structured_content = Some(r.0.clone());
-        out
-    }
-
-    /// The rendered result for `key`, if it is the last one rendered.
-    pub fn get(&self, key: &PageKey) -> Option<rmcp::model::CallToolResult> {
-        let last = self.last.lock().ok()?;
-        match &*last {
-            Some((k, r)) if k == key => Some(Self::result(r)),
-            _ => None,
-        }
-    }
-
-    /// Keeps `value` and its `text` as the rendering of `key`; returns the result.
-    pub fn put(
-        &self,
-        key: PageKey,
-        value: serde_json::Value,
-        text: String,
-    ) -> rmcp::model::CallToolResult {
-        let r = Arc::new((value, text));
-        let out = Self::result(&r);
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((key, r));
-        }
-        out
-    }
+    /// The last list_credentials page rendered (see [`rendered::RenderedPage`]).
+    rendered: Arc<rendered::RenderedPage>,
 }
 
 impl VaultAccess {
@@ -212,7 +159,7 @@ impl VaultAccess {
     }
 
     /// The list_credentials rendering cache (shared by every session).
-    pub fn rendered(&self) -> Arc<RenderedPage> {
+    pub fn rendered(&self) -> Arc<rendered::RenderedPage> {
         self.rendered.clone()
     }
 
@@ -241,6 +188,21 @@ impl VaultAccess {
         }
     }
 
+    /// Runs a short read: on this task where the vault's reads are local (the
+    /// file store), saving the hand-off to a blocking thread and back; on a
+    /// blocking thread like [`Self::run`] where they are not (a team vault).
+    pub async fn read<T, F>(&self, op: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
+    {
+        let vault = self.vault().await?;
+        if !vault.reads_are_local() {
+            return self.run(op).await;
+        }
+        op(&vault).map_err(failed)
+    }
+
     /// Runs a blocking vault operation off the async runtime.
     pub async fn run<T, F>(&self, op: F) -> Result<T, ApiError>
     where
@@ -249,12 +211,7 @@ impl VaultAccess {
     {
         let vault = self.vault().await?;
         match tokio::task::spawn_blocking(move || op(&vault)).await {
-            Ok(result) => result.map_err(|e| {
-                if !matches!(e, VaultError::SecretExists(_)) {
-                    tracing::warn!("vault operation failed: {e}");
-                }
-                ApiError::from(e)
-            }),
+            Ok(result) => result.map_err(failed),
             Err(_) => Err(ApiError::new(
                 500,
                 "internal_error",
@@ -262,6 +219,14 @@ impl VaultAccess {
             )),
         }
     }
+}
+
+/// A vault operation's error as the caller gets it (logged unless expected).
+fn failed(e: VaultError) -> ApiError {
+    if !matches!(e, VaultError::SecretExists(_)) {
+        tracing::warn!("vault operation failed: {e}");
+    }
+    ApiError::from(e)
 }
 
 fn unlock(config: &UnlockConfig) -> Result<Arc<Vault>, ApiError> {

@@ -8,12 +8,17 @@
 //! unless the request's id could be read. Everything else goes to rmcp. One
 //! writer task owns stdout, so replies and these errors never interleave.
 
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
 use futures::SinkExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::{PollSendError, PollSender};
+
+use super::rendered::Handoff;
 
 /// Longest line accepted (a 16 KiB value fits many times over; a client has no
 /// reason to send more). Longer lines are discarded and answered with -32600.
@@ -50,6 +55,8 @@ pub struct StdioTransport {
     pub stream: InStream,
     /// Ends when stdout is closed or every sender is gone.
     pub writer: tokio::task::JoinHandle<()>,
+    /// Rendered list results on their way to the writer (give it to the server).
+    pub handoff: Arc<Handoff>,
 }
 
 fn wrap(m: ServerJsonRpcMessage) -> Wrapped {
@@ -65,7 +72,8 @@ where
     let (out_tx, out_rx) = mpsc::channel::<Outgoing>(256);
     let (in_tx, in_rx) = mpsc::channel::<ClientJsonRpcMessage>(256);
     tokio::spawn(read_lines(input, in_tx, out_tx.clone()));
-    let writer = tokio::spawn(write_lines(output, out_rx));
+    let handoff = Arc::new(Handoff::default());
+    let writer = tokio::spawn(write_lines(output, out_rx, handoff.clone()));
     let stream = Box::pin(futures::stream::unfold(in_rx, |mut rx| async move {
         rx.recv().await.map(|m| (m, rx))
     }));
@@ -74,18 +82,100 @@ where
         sink,
         stream,
         writer,
+        handoff,
     }
 }
 
-async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Receiver<Outgoing>) {
+/// Buffered input for [`transport`].
+pub type Input = Box<dyn AsyncBufRead + Unpin + Send>;
+/// Output for [`transport`].
+pub type Output = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// The process's stdin and stdout for [`transport`].
+///
+/// MCP clients spawn servers with pipes; those are switched to non-blocking
+/// and driven by tokio's reactor, where tokio's own stdin and stdout run
+/// every read and write on a blocking thread (a thread hand-off per message
+/// each way). stdout's pipe buffer is raised to 1 MiB (best effort) so a long
+/// reply is written at once. A terminal, a file, or a stdout that is also
+/// stderr's pipe (where a log line could then meet a full pipe) keeps tokio's.
+/// Call it inside the runtime; drop the [`Restore`] after the runtime.
+pub fn std_streams() -> (Input, Output, Restore) {
+    use tokio::net::unix::pipe;
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut restore = Restore::default();
+    let before = rustix::fs::fcntl_getfl(&stdin).ok();
+    let input: Input = match stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Receiver::from_owned_fd)
+    {
+        Ok(r) => {
+            restore.stdin = before;
+            Box::new(tokio::io::BufReader::with_capacity(64 * 1024, r))
+        }
+        Err(_) => Box::new(tokio::io::BufReader::new(tokio::io::stdin())),
+    };
+    let shared_with_stderr = match (
+        rustix::fs::fstat(&stdout),
+        rustix::fs::fstat(std::io::stderr()),
+    ) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => true,
+    };
+    let before = rustix::fs::fcntl_getfl(&stdout).ok();
+    let output: Output = match stdout.as_fd().try_clone_to_owned() {
+        Ok(fd) if !shared_with_stderr => match pipe::Sender::from_owned_fd(fd) {
+            Ok(w) => {
+                restore.stdout = before;
+                let _ = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20);
+                Box::new(w)
+            }
+            Err(_) => Box::new(tokio::io::stdout()),
+        },
+        _ => Box::new(tokio::io::stdout()),
+    };
+    (input, output, restore)
+}
+
+/// Puts back, when dropped, the file status flags [`std_streams`] changed on
+/// stdin's and stdout's pipes: they belong to the pipe ends, which the process
+/// that started credvault may share. Drop it after the runtime, when no task
+/// can read or write them any more.
+#[derive(Default)]
+pub struct Restore {
+    stdin: Option<rustix::fs::OFlags>,
+    stdout: Option<rustix::fs::OFlags>,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Some(flags) = self.stdin {
+            let _ = rustix::fs::fcntl_setfl(std::io::stdin(), flags);
+        }
+        if let Some(flags) = self.stdout {
+            let _ = rustix::fs::fcntl_setfl(std::io::stdout(), flags);
+        }
+    }
+}
+
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut output: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+    handoff: Arc<Handoff>,
+) {
     while let Some(out) = rx.recv().await {
         let mut line = match out {
-            Outgoing::Message(m) => match serde_json::to_vec(&m) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::error!("could not encode a reply: {e}");
-                    continue;
-                }
+            Outgoing::Message(m) => match handoff.line(&m) {
+                Some(line) => line,
+                None => match serde_json::to_vec(&m) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::error!("could not encode a reply: {e}");
+                        continue;
+                    }
+                },
             },
             Outgoing::Raw(s) => s.into_bytes(),
         };

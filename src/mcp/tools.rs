@@ -17,9 +17,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::VaultAccess;
+use super::rendered::Handoff;
 use crate::error::ApiError;
 use crate::validate::{self, CredentialType};
-use crate::vault::{Credential, Secret, Stored};
+use crate::vault::{Credential, Metadata, Secret, Stored};
 
 /// Arguments of `store_credential`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -351,6 +352,8 @@ pub struct CredVaultServer {
     /// `http:<token name>` for an SSE session); Streamable HTTP requests
     /// carry their own.
     via: String,
+    /// On stdio, where list results go to the writer as rendered bytes.
+    handoff: Option<Arc<Handoff>>,
 }
 
 /// Runs a tool's call and logs its outcome and duration (never its arguments).
@@ -383,7 +386,14 @@ impl CredVaultServer {
             vault,
             tool_router,
             via: "stdio".into(),
+            handoff: None,
         }
+    }
+
+    /// The same server, its list results handed to the stdio writer as bytes.
+    pub fn with_handoff(mut self, handoff: Arc<Handoff>) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     fn compacted_router() -> ToolRouter<Self> {
@@ -475,40 +485,49 @@ impl CredVaultServer {
     }
 
     /// A page, rendered once per (metadata generation, request): repeated
-    /// lists of unchanged metadata clone the rendered result instead of
-    /// building and serialising it again.
+    /// lists of unchanged metadata reuse the rendering (on stdio its bytes)
+    /// instead of building and serialising it again. That common case runs
+    /// on this task (one read of the audit head proves the metadata current).
     async fn list(&self, args: JsonObject) -> Result<rmcp::model::CallToolResult, ToolError> {
         let req = validate::list_credentials(args)?;
         self.vault.settled().await;
         let rendered = self.vault.rendered();
-        let result = self
+        let service = req.filter.map(|s| s.id);
+        let key = move |m: &Metadata| (m.generation(), service.clone(), req.cursor, req.limit);
+        let (quick_key, quick_rendered) = (key.clone(), rendered.clone());
+        let hit = self
             .vault
-            .run(move |v| {
-                // One snapshot for both the key and, on a miss, the page.
-                let metadata = v.metadata()?;
-                let service = req.filter.as_ref().map(|s| s.id.clone());
-                let key = (
-                    metadata.generation(),
-                    service.clone(),
-                    req.cursor,
-                    req.limit,
-                );
-                if let Some(hit) = rendered.get(&key) {
-                    return Ok(hit);
-                }
-                let page = metadata.credentials_page(service.as_deref(), req.cursor, req.limit);
-                let out = ListCredentialsOutput {
-                    credentials: page.items.iter().map(CredentialItem::from).collect(),
-                    next_cursor: page.next.map(|c| c.encode()),
-                };
-                let value = serde_json::to_value(&out).map_err(|e| {
-                    crate::error::VaultError::Storage(format!("encoding the list: {e}"))
-                })?;
-                let text = value.to_string();
-                Ok(rendered.put(key, value, text))
+            .read(move |v| {
+                Ok(v.current_metadata()?
+                    .and_then(|m| quick_rendered.get(&quick_key(&m))))
             })
             .await?;
-        Ok(result)
+        let rendering = match hit {
+            Some(r) => r,
+            None => {
+                self.vault
+                    .run(move |v| {
+                        // One snapshot for both the key and, on a miss, the page.
+                        let metadata = v.metadata()?;
+                        let key = key(&metadata);
+                        if let Some(hit) = rendered.get(&key) {
+                            return Ok(hit);
+                        }
+                        let page = metadata.credentials_page(key.1.as_deref(), key.2, key.3);
+                        let out = ListCredentialsOutput {
+                            credentials: page.items.iter().map(CredentialItem::from).collect(),
+                            next_cursor: page.next.map(|c| c.encode()),
+                        };
+                        let value = serde_json::to_value(&out).map_err(|e| {
+                            crate::error::VaultError::Storage(format!("encoding the list: {e}"))
+                        })?;
+                        let text = value.to_string();
+                        Ok(rendered.put(key, value, text))
+                    })
+                    .await?
+            }
+        };
+        Ok(super::rendered::result(self.handoff.as_deref(), rendering))
     }
 
     async fn secret(

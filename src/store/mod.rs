@@ -142,6 +142,12 @@ pub trait Store: Send + Sync {
     fn write(&self) -> Result<Box<dyn Write + '_>, VaultError>;
     /// Where it is, for messages (a path, or a URL without its password).
     fn location(&self) -> String;
+    /// Whether a short read is cheap enough to run on an async task (a local
+    /// file: page-cache reads, at most waiting out another process's commit)
+    /// rather than a blocking thread (a database over a connection).
+    fn reads_are_local(&self) -> bool {
+        false
+    }
 }
 
 /// Every row of `table`.

@@ -366,6 +366,10 @@ impl Store for RedbStore {
     fn location(&self) -> String {
         self.path.display().to_string()
     }
+
+    fn reads_are_local(&self) -> bool {
+        true
+    }
 }
 
 struct ReadTxn(redb::ReadTransaction);

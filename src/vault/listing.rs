@@ -224,22 +224,40 @@ impl Vault {
         Ok(self.metadata()?.secrets_page(provider, after, limit))
     }
 
-    /// The metadata as of now: the cached snapshot when the audit head is the
-    /// one it was built at, else a rebuild from one read transaction.
-    fn snapshot(&self) -> Result<Arc<Snapshot>, VaultError> {
-        let txn = self.store.read()?;
-        let stamp = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
-        let previous = self
+    /// The cached metadata when it is still current (one read of the audit
+    /// head), `None` when it needs the rebuild [`Self::metadata`] does.
+    pub fn current_metadata(&self) -> Result<Option<Metadata>, VaultError> {
+        let stamp = self
+            .store
+            .read()?
+            .get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
+        Ok(self.cached_at(stamp.as_deref()).ok().map(Metadata))
+    }
+
+    /// The cached snapshot if it was built at audit head `stamp`, else
+    /// whatever is cached (the rebuild's starting point).
+    fn cached_at(&self, stamp: Option<&[u8]>) -> Result<Arc<Snapshot>, Option<Arc<Snapshot>>> {
+        let cached = self
             .listing
             .current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        if let (Some(prev), Some(now)) = (&previous, &stamp)
-            && prev.stamp.as_ref() == Some(now)
-        {
-            return Ok(prev.clone());
+        match (cached, stamp) {
+            (Some(c), Some(now)) if c.stamp.as_deref() == Some(now) => Ok(c),
+            (cached, _) => Err(cached),
         }
+    }
+
+    /// The metadata as of now: the cached snapshot when the audit head is the
+    /// one it was built at, else a rebuild from one read transaction.
+    fn snapshot(&self) -> Result<Arc<Snapshot>, VaultError> {
+        let txn = self.store.read()?;
+        let stamp = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
+        let previous = match self.cached_at(stamp.as_deref()) {
+            Ok(current) => return Ok(current),
+            Err(previous) => previous,
+        };
         // A head this process's key does not open: rekeyed by another
         // process (or altered). Say so rather than list nothing.
         self.check_head(stamp.as_deref())?;

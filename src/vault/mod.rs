@@ -174,6 +174,11 @@ impl Vault {
         self.store.location()
     }
 
+    /// Whether short reads may run on an async task (see [`Store::reads_are_local`]).
+    pub fn reads_are_local(&self) -> bool {
+        self.store.reads_are_local()
+    }
+
     /// The member whose key slot opened the vault (team vaults).
     pub fn member(&self) -> Option<&str> {
         self.member.as_deref()

@@ -20,6 +20,7 @@ mod lifecycle;
 mod listing;
 mod multiproc;
 mod pgcluster;
+mod pipes;
 mod powercut;
 mod raw;
 mod schemas;
