@@ -18,7 +18,11 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientLifecycleMode, RoleClient, ServiceExt, serve_client_with_lifecycle};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_credvault");
+/// The credvault under test: this build's, or `CREDVAULT_BENCH_BIN` (to set
+/// another build beside it, e.g. the previous commit's).
+fn bin() -> String {
+    std::env::var("CREDVAULT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_credvault").into())
+}
 const CALLS: usize = 2000;
 const CLIENTS: usize = 16;
 const PER_CLIENT: usize = 100;
@@ -188,10 +192,10 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "bench").unwrap();
-    let mut init = Command::new(BIN);
+    let mut init = Command::new(bin());
     env(&mut init, dir.path());
     assert!(init.arg("init").status().unwrap().success());
-    let mut tok = Command::new(BIN);
+    let mut tok = Command::new(bin());
     env(&mut tok, dir.path());
     let token = String::from_utf8(
         tok.args(["token", "create"])
@@ -204,7 +208,7 @@ async fn main() {
     .trim()
     .to_owned();
     // 20 credentials so list_credentials does real work.
-    let mut serve = Command::new(BIN);
+    let mut serve = Command::new(bin());
     env(&mut serve, dir.path());
     let mut child = serve
         .args(["serve", "--http", "127.0.0.1:0"])
@@ -233,7 +237,7 @@ async fn main() {
         "credvault HTTP bench: {CALLS} sequential list_credentials calls (20 credentials), one run\n"
     );
 
-    let mut cmd = tokio::process::Command::new(BIN);
+    let mut cmd = tokio::process::Command::new(bin());
     cmd.arg("serve")
         .env_clear()
         .env("CREDVAULT_PATH", dir.path().join("v.redb"))

@@ -30,7 +30,11 @@ use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_credvault");
+/// The credvault under test: this build's, or `CREDVAULT_BENCH_BIN` (to set
+/// another build beside it, e.g. the previous commit's).
+fn bin() -> String {
+    std::env::var("CREDVAULT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_credvault").into())
+}
 const CALLS: usize = 200;
 const REFERENCE: &str = "@modelcontextprotocol/server-memory";
 
@@ -167,7 +171,7 @@ async fn reference(entry: &Path, dir: &Path) -> (Vec<Duration>, Vec<Duration>, u
 async fn credvault(dir: &Path) -> (Vec<Duration>, Vec<Duration>, usize) {
     let pw = dir.join("pw");
     std::fs::write(&pw, "bench password").unwrap();
-    let mut cmd = tokio::process::Command::new(BIN);
+    let mut cmd = tokio::process::Command::new(bin());
     cmd.arg("serve")
         .env_clear()
         .env("CREDVAULT_PATH", dir.join("vault.redb"))
@@ -246,7 +250,7 @@ async fn main() {
     cmd.arg(&entry)
         .env("MEMORY_FILE_PATH", dir.path().join("memory.jsonl"));
     let lr = line_client(cmd, "read_graph", CALLS);
-    let mut cmd = std::process::Command::new(BIN);
+    let mut cmd = std::process::Command::new(bin());
     cmd.arg("serve")
         .env_clear()
         .env("CREDVAULT_PATH", dir.path().join("vault.redb"))

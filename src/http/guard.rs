@@ -337,6 +337,22 @@ fn is_mcp_route(path: &str) -> bool {
     path == "/mcp" || path.starts_with("/mcp/") || path == "/sse" || path == "/message"
 }
 
+/// Reads and drops a refused body the client declared at up to 4 MiB (for
+/// at most 2 s), so the client reads the 413 rather than a connection reset
+/// mid-upload: closing a socket with unread bytes sends an RST. Larger
+/// declarations are not read; their connection just closes.
+async fn drain(body: Body, declared: usize) {
+    use futures::StreamExt;
+    if declared > 4 * super::MAX_BODY_BYTES {
+        return;
+    }
+    let mut chunks = body.into_data_stream();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(Ok(_)) = chunks.next().await {}
+    })
+    .await;
+}
+
 /// Who made a request, as the audit trail names it: `http:<token name>`, or
 /// `http` without a token (`--no-auth`, a locked vault).
 #[derive(Debug, Clone)]
@@ -365,7 +381,8 @@ pub async fn authenticate(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > super::MAX_BODY_BYTES) {
+    if let Some(len) = declared.filter(|&len| len > super::MAX_BODY_BYTES) {
+        drain(req.into_body(), len).await;
         return route_error(
             &path,
             ApiError::new(413, "payload_too_large", "request body over 1 MiB"),

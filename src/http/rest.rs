@@ -44,10 +44,36 @@ fn created(body: Value) -> Response {
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-/// Seeds 000/001's credential metadata object.
+/// Seeds 000/001's credential metadata object, serialised straight from the
+/// cached metadata (fields in the order a JSON object of them has always had).
+#[derive(serde::Serialize)]
+struct Seed000Item<'a> {
+    created_at: i64,
+    #[serde(serialize_with = "as_text")]
+    id: uuid::Uuid,
+    last_used_at: Option<i64>,
+    name: &'a str,
+    service: &'a str,
+}
+
+fn as_text<S: serde::Serializer>(id: &uuid::Uuid, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+impl<'a> From<&'a crate::vault::Credential> for Seed000Item<'a> {
+    fn from(c: &'a crate::vault::Credential) -> Self {
+        Self {
+            created_at: c.created_at,
+            id: c.id,
+            last_used_at: c.last_used_at,
+            name: &c.name,
+            service: &c.service,
+        }
+    }
+}
+
 fn seed000_item(c: &crate::vault::Credential) -> Value {
-    json!({"id": c.id.to_string(), "service": c.service, "name": c.name,
-           "created_at": c.created_at, "last_used_at": c.last_used_at})
+    json!(Seed000Item::from(c))
 }
 
 /// Seed 000: `{service, name, key}` → 201 `{id, service, name, created_at, last_used_at}`.
@@ -103,9 +129,26 @@ pub async fn create_credential_000(
 }
 
 /// Seed 001: 200 `[{id, service, name, created_at, last_used_at}]`.
+/// The whole list is serialised once, from the metadata snapshot itself.
 pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
-    match state.access.run(|v| v.list_credentials(None)).await {
-        Ok(list) => axum::Json(list.iter().map(seed000_item).collect::<Vec<_>>()).into_response(),
+    let body = state
+        .access
+        .run(|v| {
+            let metadata = v.metadata()?;
+            let items: Vec<Seed000Item> = metadata.credentials().iter().map(Into::into).collect();
+            serde_json::to_vec(&items)
+                .map_err(|e| crate::error::VaultError::Storage(format!("encoding the list: {e}")))
+        })
+        .await;
+    match body {
+        Ok(body) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
         Err(e) => seed000_error(e.code, &e.detail),
     }
 }

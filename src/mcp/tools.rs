@@ -347,7 +347,7 @@ pub(super) fn input_schema<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
 #[derive(Clone)]
 pub struct CredVaultServer {
     pub(super) vault: VaultAccess,
-    tool_router: ToolRouter<Self>,
+    tool_router: Arc<ToolRouter<Self>>,
     /// Who this server's calls come from, for the audit trail (`stdio`, or
     /// `http:<token name>` for an SSE session); Streamable HTTP requests
     /// carry their own.
@@ -378,10 +378,12 @@ impl CredVaultServer {
     /// A server over `vault` (which may still be unlocking).
     pub fn new(vault: VaultAccess) -> Self {
         // Built and compacted once per process: stateless HTTP (2026-07-28)
-        // makes a server per request, and a clone is a few Arc copies.
-        static ROUTER: std::sync::OnceLock<ToolRouter<CredVaultServer>> =
+        // makes a server per request, which shares the router (one Arc).
+        static ROUTER: std::sync::OnceLock<Arc<ToolRouter<CredVaultServer>>> =
             std::sync::OnceLock::new();
-        let tool_router = ROUTER.get_or_init(Self::compacted_router).clone();
+        let tool_router = ROUTER
+            .get_or_init(|| Arc::new(Self::compacted_router()))
+            .clone();
         Self {
             vault,
             tool_router,

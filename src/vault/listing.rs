@@ -145,6 +145,11 @@ impl Metadata {
         self.0.generation
     }
 
+    /// Every credential, in the §2 order.
+    pub fn credentials(&self) -> &[Credential] {
+        &self.0.creds
+    }
+
     /// Up to `limit` credentials (optionally of one service) after `after`.
     pub fn credentials_page(
         &self,
