@@ -192,6 +192,11 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "bench").unwrap();
+    std::fs::set_permissions(
+        dir.path().join("pw"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let mut init = Command::new(bin());
     env(&mut init, dir.path());
     assert!(init.arg("init").status().unwrap().success());
@@ -262,6 +267,42 @@ async fn main() {
     );
     let modern = http_client(&base, &token, true).await;
     report("Streamable HTTP 2026-07-28", sequential(&modern).await);
+
+    // The same stateless call from a plain HTTP client (one POST, one JSON
+    // reply): the server's share of the line above without rmcp's client.
+    let mut v = Vec::with_capacity(CALLS);
+    for id in 0..CALLS {
+        let t = Instant::now();
+        let r: Value = http
+            .post(format!("{base}/mcp"))
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "list_credentials")
+            .json(
+                &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                    "name": "list_credentials", "arguments": {},
+                    "_meta": {
+                        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                        "io.modelcontextprotocol/clientCapabilities": {},
+                        "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+                    },
+                }}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.push(t.elapsed());
+        assert!(
+            r["result"]["structuredContent"]["credentials"].is_array(),
+            "{r}"
+        );
+    }
+    report("  the same, plain POST client", v);
 
     let mut sse = Sse::open(&base, &token).await;
     let mut v = Vec::with_capacity(CALLS);
