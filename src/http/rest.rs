@@ -142,10 +142,7 @@ pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
         .await;
     match body {
         Ok(body) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
             body,
         )
             .into_response(),
