@@ -5,6 +5,8 @@
 //! with 16 concurrent clients, all against one vault in one run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+use common::{bin, pct};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -18,21 +20,11 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientLifecycleMode, RoleClient, ServiceExt, serve_client_with_lifecycle};
 use serde_json::{Value, json};
 
-/// The credvault under test: this build's, or `CREDVAULT_BENCH_BIN` (to set
-/// another build beside it, e.g. the previous commit's).
-fn bin() -> String {
-    std::env::var("CREDVAULT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_credvault").into())
-}
 const CALLS: usize = 2000;
 const CLIENTS: usize = 16;
 const PER_CLIENT: usize = 100;
 
 type Client = RunningService<RoleClient, ()>;
-
-fn pct(v: &mut [Duration], p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn report(name: &str, mut v: Vec<Duration>) {
     let p50 = pct(&mut v, 0.5);

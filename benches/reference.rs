@@ -20,6 +20,8 @@
 //! Prints medians, p99s and the ratios, with the machine's core count.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+use common::{bin, pct};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -31,18 +33,8 @@ use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
-/// The credvault under test: this build's, or `CREDVAULT_BENCH_BIN` (to set
-/// another build beside it, e.g. the previous commit's).
-fn bin() -> String {
-    std::env::var("CREDVAULT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_credvault").into())
-}
 const CALLS: usize = 200;
 const REFERENCE: &str = "@modelcontextprotocol/server-memory";
-
-fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -217,7 +209,7 @@ async fn credvault(dir: &Path) -> (Vec<Duration>, Vec<Duration>, usize) {
             }
             println!(
                 "detail: list_credentials limit {limit}: p50 {:.3} ms",
-                ms(pct(v, 0.5))
+                ms(pct(&mut v, 0.5))
             );
         }
         let mut v = Vec::new();
@@ -226,7 +218,7 @@ async fn credvault(dir: &Path) -> (Vec<Duration>, Vec<Duration>, usize) {
             c.list_all_tools().await.unwrap();
             v.push(t.elapsed());
         }
-        println!("detail: tools/list p50 {:.3} ms", ms(pct(v, 0.5)));
+        println!("detail: tools/list p50 {:.3} ms", ms(pct(&mut v, 0.5)));
     }
     let _ = c.cancel().await;
     (writes, reads, size)
@@ -270,8 +262,8 @@ async fn main() {
     let row = |name: &str, v: &Vec<Duration>| {
         println!(
             "{name:<44} {:>9.3} {:>9.3}",
-            ms(pct(v.clone(), 0.5)),
-            ms(pct(v.clone(), 0.99))
+            ms(pct(&mut v.clone(), 0.5)),
+            ms(pct(&mut v.clone(), 0.99))
         )
     };
     row("reference create_entities (write, no fsync)", &rw);
@@ -285,8 +277,9 @@ async fn main() {
     row("line client: credvault list_credentials", &lc);
     row("  to the reply's last byte: reference", &lr_read);
     row("  to the reply's last byte: credvault", &lc_read);
-    let ratio =
-        |a: &Vec<Duration>, b: &Vec<Duration>| ms(pct(a.clone(), 0.5)) / ms(pct(b.clone(), 0.5));
+    let ratio = |a: &Vec<Duration>, b: &Vec<Duration>| {
+        ms(pct(&mut a.clone(), 0.5)) / ms(pct(&mut b.clone(), 0.5))
+    };
     println!(
         "\nwrite: credvault is {:.2}x the reference's speed; read: {:.2}x, {:.2}x on the line client, {:.2}x to the reply's last byte (reference p50 / credvault p50)",
         ratio(&rw, &cw),

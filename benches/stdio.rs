@@ -6,6 +6,8 @@
 //! 10,000 credentials; the server's peak and steady RSS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod common;
+use common::{bin, pct};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -18,17 +20,11 @@ use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_credvault");
 const PASSWORD: &str = "bench password";
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn ms(d: Duration) -> String {
@@ -43,7 +39,7 @@ struct Server {
 async fn spawn(dir: &Path, vault: &Path, cheap: bool) -> Server {
     let pw = dir.join("pw");
     std::fs::write(&pw, PASSWORD).unwrap();
-    let mut cmd = tokio::process::Command::new(BIN);
+    let mut cmd = tokio::process::Command::new(bin());
     cmd.arg("serve")
         .env_clear()
         .env("CREDVAULT_PATH", vault)
@@ -193,13 +189,13 @@ async fn main() {
     }
     println!(
         "store_credential p50 (200 calls, fsync each): {}  p99 {}",
-        ms(pct(stores.clone(), 0.5)),
-        ms(pct(stores, 0.99))
+        ms(pct(&mut stores, 0.5)),
+        ms(pct(&mut stores, 0.99))
     );
     println!(
         "list_credentials p50 (200 calls, 200 creds):  {}  p99 {}",
-        ms(pct(lists.clone(), 0.5)),
-        ms(pct(lists, 0.99))
+        ms(pct(&mut lists, 0.5)),
+        ms(pct(&mut lists, 0.99))
     );
     let (peak, steady) = rss(s.pid);
     println!("server RSS after 400 calls: peak {peak} MiB, now {steady} MiB");
@@ -263,7 +259,7 @@ async fn main() {
     // 5. The seed-001 REST route returns all 10,000 (its contract), over HTTP.
     let pwf = dir.path().join("pw");
     let token = {
-        let o = std::process::Command::new(BIN)
+        let o = std::process::Command::new(bin())
             .args(["token", "create", "--name", "bench"])
             .env_clear()
             .env("CREDVAULT_PATH", &big)
@@ -272,7 +268,7 @@ async fn main() {
             .unwrap();
         String::from_utf8(o.stdout).unwrap().trim().to_owned()
     };
-    let mut server = std::process::Command::new(BIN)
+    let mut server = std::process::Command::new(bin())
         .args(["serve", "--http", "127.0.0.1:0"])
         .env_clear()
         .env("CREDVAULT_PATH", &big)

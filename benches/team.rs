@@ -15,6 +15,8 @@
 #[path = "../tests/integration/pgcluster.rs"]
 mod pgcluster;
 
+mod common;
+use common::{bin, pct};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -24,20 +26,14 @@ use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_credvault");
 const CALLS: usize = 200;
-
-fn pct(v: &mut [Duration], p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
 fn command(envs: &[(&str, String)]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
+    let mut cmd = tokio::process::Command::new(bin());
     cmd.env_clear()
         .env("CREDVAULT_KDF_MEMORY_MIB", "8")
         .env("CREDVAULT_KDF_ITERATIONS", "1");

@@ -11,6 +11,8 @@
 #[path = "../tests/integration/upstream.rs"]
 mod upstream;
 
+mod common;
+use common::{bin, pct};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,13 +22,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_credvault");
 const CALLS: usize = 1000;
-
-fn pct(v: &mut [Duration], p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
@@ -50,13 +46,13 @@ async fn main() {
             .env("CREDVAULT_KDF_MEMORY_MIB", "8")
             .env("CREDVAULT_KDF_ITERATIONS", "1");
     };
-    let mut init = Command::new(BIN);
+    let mut init = Command::new(bin());
     env(&mut init);
     assert!(init.arg("init").status().unwrap().success());
     let key = format!("sk-bench-{}", uuid::Uuid::new_v4().simple());
 
     // --- call_api vs direct
-    let mut cmd = tokio::process::Command::new(BIN);
+    let mut cmd = tokio::process::Command::new(bin());
     cmd.arg("serve")
         .env_clear()
         .env("CREDVAULT_PATH", &vault)
@@ -166,7 +162,7 @@ async fn main() {
         }
     }
     let size = std::fs::metadata(&big).unwrap().len();
-    let mut secret = Command::new(BIN);
+    let mut secret = Command::new(bin());
     env(&mut secret);
     let mut child = secret
         .args([
@@ -184,7 +180,7 @@ async fn main() {
     assert!(child.wait().unwrap().success());
     let run = |through_credvault: bool| -> Duration {
         let mut c = if through_credvault {
-            let mut c = Command::new(BIN);
+            let mut c = Command::new(bin());
             env(&mut c);
             c.args(["exec", "--secret", "BENCH_TOKEN", "--", "cat"])
                 .arg(&big);
