@@ -26,9 +26,8 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::tools::{
-    CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, input_schema, logged,
-};
+use super::schema::input_schema;
+use super::tools::{CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, logged};
 use crate::entry::{Outcome, Slot};
 use crate::error::ApiError;
 use crate::validate::{self, CredentialType};

@@ -20,9 +20,8 @@ use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::tools::{
-    CredVaultServer, ToolError, binding, complete, input_schema, logged, output_schema, rfc3339,
-};
+use super::schema::{input_schema, output_schema};
+use super::tools::{CredVaultServer, ToolError, binding, complete, logged, rfc3339};
 use crate::error::ApiError;
 use crate::validate;
 use crate::vault::Selector;

@@ -8,6 +8,7 @@
 mod entry_tool;
 mod lifecycle_tools;
 pub mod rendered;
+mod schema;
 pub mod stdio;
 mod tools;
 mod use_tools;

@@ -9,7 +9,8 @@ use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::tools::{CredVaultServer, ToolError, input_schema, logged};
+use super::schema::input_schema;
+use super::tools::{CredVaultServer, ToolError, logged};
 use crate::error::ApiError;
 use crate::usage::destination::effective_hosts;
 use crate::usage::{CallApiOutput, args};
