@@ -43,6 +43,10 @@ pub enum VaultError {
     /// Sealed data failed authentication or a record did not match where it is stored.
     #[error("vault integrity check failed: {0}")]
     Corrupt(String),
+    /// A record (or key slot) is not the version the audit trail last wrote:
+    /// replayed or planted outside credvault. Nothing was used or written.
+    #[error("vault integrity check failed: {0}")]
+    Tampered(String),
     /// The file was written by a newer credvault.
     #[error(
         "the vault format version is {found}, this credvault reads up to {supported}: upgrade credvault"

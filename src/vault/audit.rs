@@ -36,6 +36,8 @@ pub enum Table {
     Secrets,
     /// `tokens` (id: the first 16 bytes of the token's keyed hash).
     Tokens,
+    /// `members`: a team vault's key slots (id: [`member_id`]; format 3).
+    Members,
 }
 
 /// The record an entry wrote or deleted, and the keyed hash of what it wrote.
@@ -129,15 +131,27 @@ fn table_key(t: Table) -> &'static [u8] {
         Table::Credentials => b"credentials",
         Table::Secrets => b"secrets",
         Table::Tokens => b"tokens",
+        Table::Members => b"members",
     }
 }
 
 /// The id as the trail writes it.
 pub fn id_text(table: Table, id: u128) -> String {
     match table {
-        Table::Tokens => format!("{id:032x}"),
+        Table::Tokens | Table::Members => format!("{id:032x}"),
         _ => uuid::Uuid::from_u128(id).to_string(),
     }
+}
+
+/// The id a member's key slot has in the trail: a hash of the name (the
+/// name is the slot's key in `members` already). Not keyed, so a rekey keeps it.
+pub fn member_id(name: &str) -> u128 {
+    use blake2::Digest;
+    let hash = blake2::Blake2b::<blake2::digest::consts::U16>::new()
+        .chain_update(b"credvault member\0")
+        .chain_update(name.as_bytes())
+        .finalize();
+    u128::from_be_bytes(hash.into())
 }
 
 pub(super) fn record_mac(
@@ -209,7 +223,11 @@ pub(super) fn open_current_head(keys: &VaultKeys, sealed: &[u8]) -> Result<Head,
 /// migrated here: one `baseline` entry per existing record, format set to 2.
 pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, VaultError> {
     if let Some(sealed) = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
-        return open_current_head(keys, &sealed);
+        let mut head = open_current_head(keys, &sealed)?;
+        if super::open::format_of(&*txn)? < FORMAT_VERSION {
+            cover_members(keys, txn, &mut head)?;
+        }
+        return Ok(head);
     }
     if super::open::format_of(&*txn)? >= 2 {
         return Err(VaultError::Corrupt(
@@ -244,6 +262,43 @@ pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, Vault
     Ok(head)
 }
 
+/// Format 2 → 3: one `baseline` entry per member key slot, so that from here
+/// on a slot put back from before a `passwd` or a removal is caught. A trail
+/// that covers slots already had format 3: lowered outside credvault.
+fn cover_members(keys: &VaultKeys, txn: &mut dyn Write, head: &mut Head) -> Result<(), VaultError> {
+    let slots = scan_all(&*txn, Tbl::Members)?;
+    if !slots.is_empty() {
+        let mut latest = super::trail::Latest::default();
+        latest.sync(keys, &*txn)?;
+        if latest.covers_members() {
+            return Err(VaultError::Corrupt(
+                "the trail covers member key slots but the format version says 2 (lowered outside credvault): run credvault audit --verify".into(),
+            ));
+        }
+        for (name, slot) in slots {
+            let name = String::from_utf8(name)
+                .map_err(|_| VaultError::Corrupt("a member name is not UTF-8".into()))?;
+            let written = Written {
+                table: Table::Members,
+                id: member_id(&name),
+                sealed: Some(&slot),
+            };
+            append(
+                keys,
+                txn,
+                head,
+                &Event::ok("baseline", name, "migration"),
+                Some(written),
+            )?;
+        }
+    }
+    txn.put(
+        Tbl::Meta,
+        meta_key::FORMAT.as_bytes(),
+        &FORMAT_VERSION.to_le_bytes(),
+    )
+}
+
 type Baseline = Vec<(Table, u128, String, Vec<u8>)>;
 
 fn baseline(keys: &VaultKeys, txn: &dyn Write) -> Result<Baseline, VaultError> {
@@ -266,6 +321,10 @@ fn baseline(keys: &VaultKeys, txn: &dyn Write) -> Result<Baseline, VaultError> {
     for (mac, sealed) in scan_all(txn, Tbl::Tokens)? {
         let id = super::tokens::record_id_of(&mac)?;
         out.push((Table::Tokens, id, String::new(), sealed));
+    }
+    for (name, slot) in scan_all(txn, Tbl::Members)? {
+        let name = String::from_utf8_lossy(&name).into_owned();
+        out.push((Table::Members, member_id(&name), name, slot));
     }
     Ok(out)
 }

@@ -14,7 +14,9 @@ use crate::secret::{Key32, SecretString};
 
 /// The file format this build writes and the newest it reads.
 /// 2 added the audit trail; a format-1 vault is migrated by its first write.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3 covers a team vault's member key slots in the trail; a format-2 vault is
+/// migrated by its first write (one `baseline` entry per slot).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Record kinds (first plaintext byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -168,9 +168,11 @@ impl Vault {
         let (rotated, sealed) = {
             let found =
                 self.indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)?;
-            let Some((id, _, old)) = found else {
+            let Some((id, current, old)) = found else {
                 return Ok(None);
             };
+            let what = format!("secret {name}");
+            self.check_written(&*txn, Table::Secrets, id, &current, &what)?;
             let record = SecretRecord {
                 masked_value: mask(value),
                 updated_at: now(),
@@ -267,12 +269,16 @@ impl Vault {
             }
         }
         let subject = self.member.clone().unwrap_or_default();
+        let written = match &lock {
+            NewLock::Slot(member, slot) => Some(super::team::slot_written(member, Some(slot))),
+            NewLock::Password { .. } => None,
+        };
         self.append(
             &self.keys,
             &mut *txn,
             &mut head,
             &Event::ok("passwd", subject, via),
-            None,
+            written,
         )?;
         txn.commit()?;
         Ok(())

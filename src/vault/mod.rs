@@ -16,6 +16,7 @@ pub mod members;
 mod open;
 mod team;
 mod tokens;
+mod trail;
 mod using;
 mod verify;
 
@@ -139,6 +140,8 @@ pub struct Vault {
     vault_id: Uuid,
     /// The member whose key slot opened it (team vaults; `None`: one password).
     member: Option<String>,
+    /// What the trail last wrote for each record (see [`trail`]).
+    trail: std::sync::Mutex<trail::Latest>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -213,6 +216,27 @@ impl Vault {
         }
     }
 
+    /// Fails with [`VaultError::Tampered`] unless `sealed` is the version of
+    /// record `id` that the trail, as `txn` sees it, last wrote: run before a
+    /// record is used or re-sealed, so a replayed or planted one is never sent
+    /// anywhere nor laundered into the trail. `what` names it in the error.
+    fn check_written(
+        &self,
+        txn: &(impl crate::store::Read + ?Sized),
+        table: Table,
+        id: u128,
+        sealed: &[u8],
+        what: &str,
+    ) -> Result<(), VaultError> {
+        let mut latest = self
+            .trail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        latest.sync(&self.keys, txn)?;
+        let then = "refused, nothing was sent or written; run credvault audit --verify, and to recover delete it and store it again";
+        latest.check(&self.keys, (table, id), sealed, what, then)
+    }
+
     fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
         index_key(&self.keys, kind, parts)
     }
@@ -230,6 +254,12 @@ impl Vault {
                 self.indexed::<CredentialRecord>(&*txn, Kind::Credential, &idx, |m| {
                     m.service == req.service.id && m.name == req.name
                 })?;
+            if let Some((id, sealed, _)) = &existing {
+                // Replacing keeps the id and created_at (and, later, its
+                // rules): the record replaced must be the one the trail wrote.
+                let what = format!("credential {}/{}", req.service.id, req.name);
+                self.check_written(&*txn, Table::Credentials, *id, sealed, &what)?;
+            }
             let now = now();
             let (id, created_at) = match &existing {
                 Some((id, _, old)) => (*id, old.meta.created_at),

@@ -9,8 +9,9 @@ use std::path::Path;
 use redb::ReadableDatabase;
 use uuid::Uuid;
 
+use super::audit::{Table, member_id};
 use super::format::{self, FORMAT_VERSION};
-use super::{Vault, audit, members};
+use super::{Vault, audit, members, trail};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
@@ -120,6 +121,31 @@ fn data_key(meta: &Meta, password: &SecretString) -> Result<Key32, VaultError> {
     }
 }
 
+/// Fails unless `slot`, which just opened, is the slot the trail last wrote
+/// for `name` (format 3): a slot put back from before a `passwd` or a
+/// removal must not unlock. Returns the trail as read, for the vault to keep.
+fn slot_in_trail(
+    store: &dyn Store,
+    keys: &VaultKeys,
+    name: &str,
+    slot: &[u8],
+) -> Result<trail::Latest, VaultError> {
+    let txn = store.read()?;
+    if txn.get(Tbl::Members, name.as_bytes())?.as_deref() != Some(slot) {
+        return Err(VaultError::Refused(format!(
+            "member {name}'s key slot changed while it was being unlocked (a passwd or removal at the same moment): start again"
+        )));
+    }
+    let mut latest = trail::Latest::default();
+    latest.sync(keys, &*txn)?;
+    if format_of(&*txn)? >= 3 || latest.covers_members() {
+        let then = "refusing to unlock with it (a slot put back from before a passwd or a removal would undo it); run credvault audit --verify";
+        let what = format!("member {name}'s key slot");
+        latest.check(keys, (Table::Members, member_id(name)), slot, &what, then)?;
+    }
+    Ok(latest)
+}
+
 impl Vault {
     /// Creates a new vault at `path` (directory 0700, file 0600).
     ///
@@ -204,6 +230,7 @@ impl Vault {
                 keys,
                 data_key,
                 listing: Default::default(),
+                trail: Default::default(),
                 vault_id,
                 member: None,
             },
@@ -305,13 +332,14 @@ impl Vault {
                 read_meta(&*txn, member)?.ok_or_else(|| VaultError::Missing(store.location()))?;
             (meta, txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
         };
+        let mut latest = trail::Latest::default();
         let data_key = match known {
             Some((fingerprint, key)) if fingerprint == meta.slot.fingerprint() => key,
             _ => data_key(&meta, password)?,
         };
         let keys = VaultKeys::derive(&data_key)?;
         let member = match meta.slot {
-            Slot::Member { name, .. } => {
+            Slot::Member { name, slot } => {
                 // Prove the key is the vault's current one (a slot saved from
                 // before a rekey holds an old one). Team vaults always have a head.
                 let current = head.is_some_and(|h| audit::open_head(&keys, &h).is_ok());
@@ -320,6 +348,7 @@ impl Vault {
                         "member {name}'s key slot holds a key that does not open this vault (a slot from before a rekey?)"
                     )));
                 }
+                latest = slot_in_trail(&*store, &keys, &name, &slot)?;
                 Some(name)
             }
             Slot::Password { .. } => None,
@@ -331,6 +360,7 @@ impl Vault {
             store,
             vault_id: Uuid::from_bytes(meta.vault_id),
             member,
+            trail: std::sync::Mutex::new(latest),
         })
     }
 
@@ -374,7 +404,8 @@ impl Vault {
             audit::init(&keys, &mut *txn)?;
             let mut head = audit::begin(&keys, &mut *txn)?;
             let event = audit::Event::ok("member_add", member, &format!("{via}:{member}"));
-            audit::append(&keys, &mut *txn, &mut head, &event, None)?;
+            let written = super::team::slot_written(member, Some(&slot));
+            audit::append(&keys, &mut *txn, &mut head, &event, Some(written))?;
             txn.commit()?;
         }
         Ok(Self {
@@ -382,6 +413,7 @@ impl Vault {
             keys,
             data_key,
             listing: Default::default(),
+            trail: Default::default(),
             vault_id,
             member: Some(member.to_owned()),
         })

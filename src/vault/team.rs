@@ -69,6 +69,15 @@ pub(super) fn put_member(
     txn.put(Tbl::Meta, pin_key(name).as_bytes(), &pin(keys, name, slot)?)
 }
 
+/// A member's key slot as the trail records it: written (`Some`) or removed.
+pub(super) fn slot_written<'a>(name: &str, slot: Option<&'a [u8]>) -> Written<'a> {
+    Written {
+        table: Table::Members,
+        id: audit::member_id(name),
+        sealed: slot,
+    }
+}
+
 impl Vault {
     fn team_member(&self) -> Result<&str, VaultError> {
         self.member.as_deref().ok_or_else(|| {
@@ -107,7 +116,8 @@ impl Vault {
         }
         put_member(&mut *txn, &self.keys, name, &slot)?;
         let event = Event::ok("member_add", name, via);
-        self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        let written = slot_written(name, Some(&slot));
+        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()
     }
 
@@ -159,7 +169,8 @@ impl Vault {
             txn.put(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes(), &next)?;
         }
         let event = Event::ok("member_remove", name, via);
-        self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
+        let written = slot_written(name, None);
+        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
         txn.commit()?;
         Ok(true)
     }
@@ -200,6 +211,8 @@ impl Vault {
             &vault_box.sealed(new.seal_key())?,
         )?;
 
+        // Every re-sealed record and reboxed slot gets a `rekey` entry below.
+        let mut resealed = Vec::new();
         // Members: a pin that does not check stops everything.
         for (name, slot) in scan_all(&*txn, Tbl::Members)? {
             let name = String::from_utf8(name)
@@ -212,6 +225,7 @@ impl Vault {
             }
             let slot = members::rebox(&slot, &new_key, &vault_box, vault_id, &name)?;
             put_member(&mut *txn, &new, &name, &slot)?;
+            resealed.push((Table::Members, audit::member_id(&name), name, slot));
             done.members += 1;
         }
 
@@ -243,7 +257,6 @@ impl Vault {
         for (idx, _) in scan_all(&*txn, Tbl::Index)? {
             txn.remove(Tbl::Index, &idx)?;
         }
-        let mut resealed = Vec::new();
         for (tbl, table, kind) in [
             (Tbl::Credentials, Table::Credentials, Kind::Credential),
             (Tbl::Secrets, Table::Secrets, Kind::Secret),

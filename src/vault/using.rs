@@ -93,6 +93,11 @@ impl Vault {
         let idx = self.index_key(kind, names)?;
         let txn = self.store.read()?;
         let found = self.indexed(&*txn, kind, &idx, matches)?;
+        if let Some((id, sealed, _)) = &found {
+            // Before the value goes anywhere: the version the trail wrote.
+            let what = format!("{} {}", kind_noun(kind), names.join("/"));
+            self.check_written(&*txn, table_of(kind), *id, sealed, &what)?;
+        }
         if found.is_none() {
             // After a rekey by another process every name misses under this
             // process's index key: say so rather than "not found".
@@ -137,10 +142,13 @@ impl Vault {
     /// Every secret with its value (`exec --all-secrets`), oldest first.
     pub fn all_secrets_for_use(&self) -> Result<Vec<(Secret, SecretString, UseStamp)>, VaultError> {
         let mut out = Vec::new();
-        for (id, sealed) in scan_all(&*self.store.read()?, Tbl::Secrets)? {
+        let txn = self.store.read()?;
+        for (id, sealed) in scan_all(&*txn, Tbl::Secrets)? {
             let id = super::id_of(&id)?;
             let opened: Opened<SecretRecord> =
                 open_record(self.keys.seal_key(), Kind::Secret, id, &sealed)?;
+            let what = format!("secret {}", opened.meta.name);
+            self.check_written(&*txn, Table::Secrets, id, &sealed, &what)?;
             let stamp = UseStamp::of(&sealed);
             out.push((secret(id, opened.meta), opened.value, stamp));
         }
@@ -189,6 +197,8 @@ impl Vault {
             let current = txn.get(records_of(kind), &id.to_be_bytes())?;
             match current {
                 Some(sealed) if used.sent && UseStamp::of(&sealed) == stamp => {
+                    let what = format!("{} {}", kind_noun(kind), used.subject);
+                    self.check_written(&*txn, which, id, &sealed, &what)?;
                     let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
                     opened.meta.set_last_used(now());
                     let resealed = seal_record(
@@ -223,6 +233,25 @@ pub(super) fn records_of(kind: Kind) -> Tbl {
         Kind::Token => Tbl::Tokens,
         Kind::Audit => Tbl::Audit,
         Kind::Credential => Tbl::Credentials,
+    }
+}
+
+/// The trail's name for the table records of `kind` live in.
+fn table_of(kind: Kind) -> Table {
+    match kind {
+        Kind::Secret => Table::Secrets,
+        Kind::Token => Table::Tokens,
+        _ => Table::Credentials,
+    }
+}
+
+/// How an error names a record of `kind`.
+fn kind_noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Secret => "secret",
+        Kind::Token => "token",
+        Kind::Audit => "audit entry",
+        Kind::Credential => "credential",
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::audit::{Entry, Problem, Table, Verification, id_text};
-use super::format::{Kind, Opened, open_record};
+use super::audit::{Entry, Problem, Table, Verification, id_text, member_id};
+use super::format::{FORMAT_VERSION, Kind, Opened, open_record};
 use super::{CredentialRecord, SecretRecord, Vault};
 use crate::error::VaultError;
 use crate::store::{Read, Table as Tbl, meta_key, scan_all};
@@ -39,6 +39,7 @@ fn describe(table: Table, id: &str, subject: &str) -> String {
         Table::Credentials => "credential",
         Table::Secrets => "secret",
         Table::Tokens => "token",
+        Table::Members => "member key slot",
     };
     if subject.is_empty() {
         format!("{kind} {id}")
@@ -221,6 +222,21 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
     for (mac, sealed) in scan_all(txn, Tbl::Tokens)? {
         let id = super::tokens::record_id_of(&mac)?;
         check(&mut r, Table::Tokens, id, &sealed, None)?;
+    }
+    // Member key slots are in the trail from format 3 (a format-2 vault's
+    // first write adds a baseline for each).
+    let covered = latest.keys().any(|(t, _)| *t == Table::Members);
+    if format >= 3 || covered {
+        for (name, slot) in scan_all(txn, Tbl::Members)? {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            check(&mut r, Table::Members, member_id(&name), &slot, Some(name))?;
+        }
+    }
+    if format < FORMAT_VERSION && covered {
+        r.record(
+            "format version".into(),
+            format!("says {format}, but the trail covers member key slots (format 3): lowered outside credvault"),
+        );
     }
     let mut gone: Vec<_> = latest
         .iter()

@@ -23,6 +23,7 @@ mod pgcluster;
 mod pipes;
 mod powercut;
 mod raw;
+mod replay;
 mod schemas;
 mod stdio;
 mod store;

@@ -54,7 +54,7 @@ pub fn records(path: &Path) -> Vec<(u128, Vec<u8>)> {
         .collect()
 }
 
-fn put(path: &Path, id: u128, bytes: &[u8]) {
+pub fn put(path: &Path, id: u128, bytes: &[u8]) {
     let db = raw_db(path);
     let txn = db.begin_write().unwrap();
     txn.open_table(CREDENTIALS)

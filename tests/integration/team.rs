@@ -300,9 +300,16 @@ async fn members_and_rekey() {
             assert!(!contains(out, name), "{name} printed: {o:?}");
         }
     }
-    // The owner is unaffected.
+    // The owner is unaffected, and the trail (which covers member slots
+    // since format 3) names the slot put back after its removal.
+    stdout_ok(&run_team(&env, &url, &["list"], ""));
     let o = run_team(&env, &url, &["audit", "--verify"], "");
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        stderr(&o).contains("member key slot alice") && stderr(&o).contains("present again"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 fn is_error(o: &Outcome, code: u64, kind: &str) -> bool {

@@ -1,0 +1,172 @@
+//! What the audit trail last wrote for each record, kept in step with the
+//! trail's head: the check a record passes before it is used or re-sealed
+//! (DESIGN §13, 2026-12-07).
+//!
+//! `audit --verify` compares every live record with the last entry that
+//! wrote it. A use must make the same comparison for the one record it
+//! opens, before anything is sent: otherwise a replayed older row (say, with
+//! hosts the person has since removed) would be sent, and the use's own
+//! re-seal (`last_used_at`) and entry would launder it into the trail.
+//!
+//! A process keeps the map `record → keyed hash of its last written version`
+//! and brings it up to the head on each check: the entries appended since
+//! (usually one or two) are opened and chained onto the last one it read,
+//! so a use costs one head read plus the new entries, and the first use after
+//! start reads the whole trail once. Anything that does not chain from what
+//! it read before (a rekey re-chained it, or it was altered) is read again
+//! from the first entry; a trail that does not end at its head is an error.
+
+use std::collections::HashMap;
+
+use subtle::ConstantTimeEq;
+
+use super::audit::{self, Entry, Head, Table, id_text, record_mac};
+use super::format::{Kind, Opened, open_record};
+use super::seq_of;
+use crate::crypto::keys::VaultKeys;
+use crate::error::VaultError;
+use crate::store::{Read, Table as Tbl, meta_key};
+
+/// Entries read per scan while catching up.
+const BATCH: usize = 1024;
+
+/// The last written version of every record the trail names.
+#[derive(Default)]
+pub(super) struct Latest {
+    /// Entries read, and the keyed hash of the last one.
+    count: u64,
+    last: [u8; 32],
+    /// Hex keyed hash of each live record's last written version (a deleted
+    /// record is absent).
+    written: HashMap<(Table, String), String>,
+    /// Whether some entry wrote a member's key slot (format 3 trails do).
+    members: bool,
+    /// A format-1 vault: no trail yet (its first write starts one).
+    untracked: bool,
+}
+
+fn broken() -> VaultError {
+    VaultError::Corrupt(
+        "the audit trail does not lead to its head (entries removed, altered or reordered): run credvault audit --verify".into(),
+    )
+}
+
+fn rolled_back() -> VaultError {
+    VaultError::Tampered(
+        "the audit trail is shorter than when this process last read it (entries cut, or the vault put back to an older copy): refused; if you restored a backup yourself, start credvault again, else run credvault audit --verify".into(),
+    )
+}
+
+impl Latest {
+    /// Brings the map up to the head `txn` holds.
+    pub(super) fn sync(
+        &mut self,
+        keys: &VaultKeys,
+        txn: &(impl Read + ?Sized),
+    ) -> Result<(), VaultError> {
+        let head = match txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
+            Some(sealed) => audit::open_current_head(keys, &sealed)?,
+            // Entries are only ever appended (a rekey re-seals them and
+            // appends more): a trail shorter than this process has read was
+            // cut, or the store was rolled back under it.
+            None if self.count > 0 => return Err(rolled_back()),
+            None => {
+                *self = Latest {
+                    untracked: true,
+                    ..Latest::default()
+                };
+                return Ok(());
+            }
+        };
+        if head.count < self.count {
+            return Err(rolled_back());
+        }
+        if !self.untracked && head.count == self.count && head.last == self.last {
+            return Ok(());
+        }
+        let caught_up = !self.untracked && self.extend(keys, txn, &head).is_ok();
+        if !caught_up {
+            *self = Latest::default();
+            if let Err(e) = self.extend(keys, txn, &head) {
+                *self = Latest::default();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the entries after the last one read, up to `head`.
+    fn extend(
+        &mut self,
+        keys: &VaultKeys,
+        txn: &(impl Read + ?Sized),
+        head: &Head,
+    ) -> Result<(), VaultError> {
+        while self.count < head.count {
+            let rows = txn.scan(Tbl::Audit, Some(&self.count.to_be_bytes()), BATCH)?;
+            if rows.is_empty() {
+                return Err(broken());
+            }
+            for (seq, sealed) in rows {
+                let seq = seq_of(&seq)?;
+                if seq != self.count + 1 {
+                    return Err(broken());
+                }
+                let entry: Opened<Entry> =
+                    open_record(keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)
+                        .map_err(|_| broken())?;
+                if entry.meta.prev != audit::hex(&self.last) {
+                    return Err(broken());
+                }
+                if let Some(r) = entry.meta.record {
+                    self.members |= r.table == Table::Members;
+                    match r.mac {
+                        Some(mac) => self.written.insert((r.table, r.id), mac),
+                        None => self.written.remove(&(r.table, r.id)),
+                    };
+                }
+                self.last = audit::entry_mac(keys, &sealed)?;
+                self.count = seq;
+                if seq == head.count {
+                    break;
+                }
+            }
+        }
+        if self.count != head.count || self.last != head.last {
+            return Err(broken());
+        }
+        Ok(())
+    }
+
+    /// Whether some entry wrote a member's key slot.
+    pub(super) fn covers_members(&self) -> bool {
+        self.members
+    }
+
+    /// Fails unless `sealed` is the version of record `id` the trail last
+    /// wrote. The error names the record (`what`: `credential openai/default`)
+    /// and ends with `then` (what was refused, what to do).
+    pub(super) fn check(
+        &self,
+        keys: &VaultKeys,
+        (table, id): (Table, u128),
+        sealed: &[u8],
+        what: &str,
+        then: &str,
+    ) -> Result<(), VaultError> {
+        if self.untracked {
+            return Ok(());
+        }
+        let mac = record_mac(keys, table, id, sealed)?;
+        let problem = match self.written.get(&(table, id_text(table, id))) {
+            Some(last) if bool::from(last.as_bytes().ct_eq(mac.as_bytes())) => return Ok(()),
+            Some(_) => {
+                "is not the version the audit trail last wrote (an older copy was put back, or it was altered outside credvault)"
+            }
+            None => {
+                "is not in the audit trail (written outside credvault, or deleted and put back)"
+            }
+        };
+        Err(VaultError::Tampered(format!("{what} {problem}: {then}")))
+    }
+}

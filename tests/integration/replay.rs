@@ -1,0 +1,502 @@
+//! A record put back from an older copy (by someone who can write the vault
+//! file or the team vault's database, but not open it) is never used, never
+//! re-sealed and never laundered into the trail (DESIGN §13, 2026-12-07):
+//! call_api and exec refuse it before anything is sent, with a tamper error,
+//! and write nothing, so `audit --verify` keeps reporting it. The same for a
+//! member's key slot put back from before a `passwd` or a removal.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::{Value, json};
+
+use crate::common::{Client, Env, marked_value, stdout_ok};
+use crate::pgcluster::Cluster;
+use crate::team::{run_as, run_team, stderr, team, team_client};
+use crate::upstream::{Ca, Upstream};
+
+const TAMPERED: &str = "is not the version the audit trail last wrote";
+
+fn env_with_ca() -> (Env, Ca) {
+    let mut env = Env::new();
+    let ca = Ca::new(env.dir.path());
+    env.extra_env.push((
+        "CREDVAULT_CA_FILE".into(),
+        ca.pem_path.display().to_string(),
+    ));
+    (env, ca)
+}
+
+/// What the scenario needs of a store: the CLI on it, a server on it, and the
+/// one credentials row as raw bytes, read and written back.
+struct Store<'a> {
+    cli: Cli<'a>,
+    row: Box<dyn Fn() -> Vec<u8> + 'a>,
+    put_row: PutRow<'a>,
+}
+
+type Cli<'a> = Box<dyn Fn(&[&str], &str) -> Output + 'a>;
+type PutRow<'a> = Box<dyn Fn(&[u8]) + 'a>;
+
+async fn store(c: &Client, value: &str, hosts: &[String]) {
+    c.ok(
+        "store_credential",
+        json!({"service_id": "custom.replay", "credential_type": "api_key",
+               "credential_value": value, "allowed_hosts": hosts}),
+    )
+    .await;
+}
+
+fn entries(s: &Store<'_>) -> usize {
+    stdout_ok(&(s.cli)(&["audit", "--json"], ""))
+        .lines()
+        .count()
+}
+
+fn verify_fails(s: &Store<'_>) -> String {
+    let o = (s.cli)(&["audit", "--verify"], "");
+    assert_eq!(o.status.code(), Some(1), "verify must report it: {o:?}");
+    stderr(&o)
+}
+
+/// The person stores a value for two hosts, then stores it again for one
+/// (dropping P2); a writer puts the old row back. Nothing may be sent, to
+/// either host, and nothing written.
+async fn replayed_credential(s: &Store<'_>, c: &Client, p1: &Upstream, p2: &Upstream) {
+    store(c, &marked_value("old"), &[p1.host(), p2.host()]).await;
+    let old = (s.row)();
+    store(c, &marked_value("new"), &[p1.host()]).await;
+    let refused = c
+        .call(
+            "call_api",
+            json!({"service_id": "custom.replay", "method": "GET", "url": p2.url("/echo")}),
+        )
+        .await;
+    assert_eq!(refused.body["code"], 403, "P2 was dropped: {}", refused.raw);
+
+    (s.put_row)(&old);
+    assert!(verify_fails(s).contains("custom.replay"));
+    let before = entries(s);
+    for up in [p2, p1] {
+        let o = c
+            .call(
+                "call_api",
+                json!({"service_id": "custom.replay", "method": "GET", "url": up.url("/echo")}),
+            )
+            .await;
+        assert!(o.is_error, "a replayed record must not be used: {}", o.raw);
+        let detail = o.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(TAMPERED), "{}", o.raw);
+        assert!(detail.contains("custom.replay/default"), "{detail}");
+    }
+    assert_eq!(p2.requests().len(), 0, "nothing reached the dropped host");
+    assert_eq!(p1.requests().len(), 0, "nothing reached the other host");
+
+    // exec: refused before the program runs.
+    let ran = s_marker();
+    let o = (s.cli)(
+        &[
+            "exec",
+            "--env",
+            "TOKEN=custom.replay",
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {}", ran.display()),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stderr(&o).contains(TAMPERED), "{}", stderr(&o));
+    assert!(!ran.exists(), "the program must not run");
+
+    // Replacing it would keep the replayed record's id and created_at: refused too.
+    let o = c
+        .call(
+            "store_credential",
+            json!({"service_id": "custom.replay", "credential_type": "api_key",
+                   "credential_value": marked_value("third"), "allowed_hosts": [p1.host()]}),
+        )
+        .await;
+    assert!(o.is_error, "{}", o.raw);
+    assert!(
+        o.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(TAMPERED)
+    );
+
+    // Nothing was written: the trail is as long as before and still reports it.
+    assert_eq!(entries(s), before, "no entry was appended");
+    assert!(verify_fails(s).contains("custom.replay"));
+    assert_eq!((s.row)(), old, "the row was not re-sealed");
+
+    // The way out: delete it, store it again.
+    stdout_ok(&(s.cli)(&["delete", "custom.replay"], ""));
+    stdout_ok(&(s.cli)(&["audit", "--verify"], ""));
+    store(c, &marked_value("again"), &[p1.host()]).await;
+    let r = c
+        .ok(
+            "call_api",
+            json!({"service_id": "custom.replay", "method": "GET", "url": p1.url("/echo")}),
+        )
+        .await;
+    assert_eq!(r["status"], 200);
+    assert_eq!(p1.requests().len(), 1);
+    stdout_ok(&(s.cli)(&["audit", "--verify"], ""));
+}
+
+/// A path no test creates (the exec'd program would).
+fn s_marker() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("credvault-ran-{}", uuid::Uuid::new_v4()))
+}
+
+#[tokio::test]
+async fn a_replayed_credential_in_the_vault_file_is_never_used() {
+    let (env, ca) = env_with_ca();
+    let (p1, p2) = (Upstream::start(&ca).await, Upstream::start(&ca).await);
+    let c = env.client().await;
+    let vault = env.vault.clone();
+    let s = Store {
+        cli: Box::new(|args, stdin| env.run(args, stdin)),
+        row: Box::new(|| {
+            let rows = crate::tamper::records(&vault);
+            assert_eq!(rows.len(), 1);
+            rows[0].1.clone()
+        }),
+        put_row: Box::new(|bytes| {
+            let id = crate::tamper::records(&vault)[0].0;
+            crate::tamper::put(&vault, id, bytes);
+        }),
+    };
+    replayed_credential(&s, &c, &p1, &p2).await;
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_credential_row_in_postgres_is_never_used() {
+    let (env, ca) = env_with_ca();
+    let db = "replay_credential";
+    let Some((pg, url)) = team(&env, db) else {
+        return;
+    };
+    let (p1, p2) = (Upstream::start(&ca).await, Upstream::start(&ca).await);
+    let c = team_client(&env, &url).await;
+    let s = Store {
+        cli: Box::new(|args, stdin| run_team(&env, &url, args, stdin)),
+        row: Box::new(|| {
+            from_hex(&pg.sql(db, "SELECT encode(v, 'hex') FROM credvault_credentials"))
+        }),
+        put_row: Box::new(|bytes| {
+            pg.sql(
+                db,
+                &format!(
+                    "UPDATE credvault_credentials SET v = decode('{}', 'hex')",
+                    to_hex(bytes)
+                ),
+            );
+        }),
+    };
+    replayed_credential(&s, &c, &p1, &p2).await;
+    c.stop().await;
+}
+
+#[test]
+fn a_replayed_secret_is_neither_used_nor_rotated() {
+    let env = Env::new();
+    stdout_ok(&env.run(&["init"], ""));
+    stdout_ok(&env.run(
+        &[
+            "secret",
+            "create",
+            "--name",
+            "REPLAY_TOKEN",
+            "--provider",
+            "github",
+        ],
+        &marked_value("first"),
+    ));
+    let old = secret_rows(&env.vault);
+    stdout_ok(&env.run(
+        &["secret", "rotate", "REPLAY_TOKEN"],
+        &marked_value("second"),
+    ));
+    let new = secret_rows(&env.vault);
+    assert_ne!(old, new);
+    put_secret(&env.vault, &old);
+    let before = stdout_ok(&env.run(&["audit", "--json"], ""))
+        .lines()
+        .count();
+    let ran = s_marker();
+    let touch = format!("touch {}", ran.display());
+    for args in [
+        &["exec", "--secret", "REPLAY_TOKEN", "--", "sh", "-c", &touch][..],
+        &["exec", "--all-secrets", "--", "sh", "-c", &touch][..],
+    ] {
+        let o = env.run(args, "");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+        assert!(stderr(&o).contains(TAMPERED), "{}", stderr(&o));
+        assert!(!ran.exists(), "{args:?}: the program must not run");
+    }
+    let o = env.run(
+        &["secret", "rotate", "REPLAY_TOKEN"],
+        &marked_value("third"),
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stderr(&o).contains(TAMPERED), "{}", stderr(&o));
+    let after = stdout_ok(&env.run(&["audit", "--json"], ""))
+        .lines()
+        .count();
+    assert_eq!(after, before, "nothing was written");
+    assert_eq!(secret_rows(&env.vault), old);
+    assert_eq!(env.run(&["audit", "--verify"], "").status.code(), Some(1));
+}
+
+const SECRETS: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("secrets");
+
+fn secret_rows(path: &Path) -> Vec<(u128, Vec<u8>)> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let db = crate::tamper::raw_db(path);
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(SECRETS).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|(k, v)| (k.value(), v.value().to_vec()))
+        .collect()
+}
+
+fn put_secret(path: &Path, rows: &[(u128, Vec<u8>)]) {
+    let db = crate::tamper::raw_db(path);
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(SECRETS).unwrap();
+        for (id, bytes) in rows {
+            t.insert(*id, bytes.as_slice()).unwrap();
+        }
+    }
+    txn.commit().unwrap();
+}
+
+fn from_hex(h: &str) -> Vec<u8> {
+    let h = h.trim();
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn slot_of(pg: &Cluster, db: &str, member: &str) -> Vec<u8> {
+    from_hex(&pg.sql(
+        db,
+        &format!(
+            "SELECT encode(v, 'hex') FROM credvault_members WHERE k = convert_to('{member}', 'UTF8')"
+        ),
+    ))
+}
+
+fn put_slot(pg: &Cluster, db: &str, member: &str, slot: &[u8]) {
+    pg.sql(
+        db,
+        &format!(
+            "INSERT INTO credvault_members (k, v) VALUES (convert_to('{member}', 'UTF8'), decode('{}', 'hex')) \
+             ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+            to_hex(slot)
+        ),
+    );
+}
+
+/// `passwd` and `member remove` cannot be undone by putting a slot back.
+#[test]
+fn a_rolled_back_member_slot_does_not_unlock() {
+    let env = Env::new();
+    let db = "replay_members";
+    let Some((pg, url)) = team(&env, db) else {
+        return;
+    };
+    stdout_ok(&run_team(
+        &env,
+        &url,
+        &["store", "--service", "openai"],
+        "sk-team-value-1234567",
+    ));
+    let bob_old = env.with_password("bob's first password");
+    let bob_new = env.with_password("bob's second password, after a leak");
+    let carol = env.with_password("carol's password");
+    for (name, pw) in [("bob", &bob_old), ("carol", &carol)] {
+        let pw = pw.display().to_string();
+        stdout_ok(&run_team(
+            &env,
+            &url,
+            &["member", "add", name, "--new-password-file", &pw],
+            "",
+        ));
+    }
+    let (bob_slot, carol_slot) = (slot_of(&pg, db, "bob"), slot_of(&pg, db, "carol"));
+    stdout_ok(&run_as(&env, &url, "bob", &bob_old, &["list"]));
+
+    // bob's password leaked: he changes it; the writer puts his old slot back.
+    let f = bob_new.display().to_string();
+    stdout_ok(&run_as(
+        &env,
+        &url,
+        "bob",
+        &bob_old,
+        &["passwd", "--new-password-file", &f],
+    ));
+    assert_ne!(slot_of(&pg, db, "bob"), bob_slot, "a new slot");
+    put_slot(&pg, db, "bob", &bob_slot);
+    let o = run_as(&env, &url, "bob", &bob_old, &["list"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the old password must not work: {o:?}"
+    );
+    assert!(
+        stderr(&o).contains("member bob's key slot") && stderr(&o).contains(TAMPERED),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+
+    // carol is removed; the writer puts her slot back.
+    stdout_ok(&run_team(&env, &url, &["member", "remove", "carol"], ""));
+    put_slot(&pg, db, "carol", &carol_slot);
+    let o = run_as(&env, &url, "carol", &carol, &["list"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a removed member stays out: {o:?}"
+    );
+    assert!(
+        stderr(&o).contains("member carol's key slot is not in the audit trail"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The owner's verify names both slots.
+    let report = verify_report(&run_team(&env, &url, &["audit", "--verify", "--json"], ""));
+    let named = |who: &str| {
+        report["problems"].as_array().unwrap().iter().any(|p| {
+            p["record"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("member key slot {who}"))
+        })
+    };
+    assert!(named("bob") && named("carol"), "{report}");
+}
+
+fn verify_report(o: &Output) -> Value {
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A trail that covers member slots with its format version lowered to 2
+/// (so that a migration would write a fresh baseline over a rolled-back slot)
+/// is reported and refuses writes.
+#[test]
+fn a_lowered_format_version_is_not_a_migration() {
+    let env = Env::new();
+    let db = "replay_format";
+    let Some((pg, url)) = team(&env, db) else {
+        return;
+    };
+    pg.sql(
+        db,
+        "UPDATE credvault_meta SET v = decode('02000000', 'hex') WHERE k = convert_to('format_version', 'UTF8')",
+    );
+    let report = verify_report(&run_team(&env, &url, &["audit", "--verify", "--json"], ""));
+    assert!(
+        report.to_string().contains("lowered outside credvault"),
+        "{report}"
+    );
+    let o = run_team(
+        &env,
+        &url,
+        &["store", "--service", "openai"],
+        "sk-after-lowering-1",
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stderr(&o).contains("lowered"), "{}", stderr(&o));
+    let rows = pg.sql(db, "SELECT count(*) FROM credvault_credentials");
+    assert_eq!(rows.trim(), "0");
+}
+
+/// The record *and* the trail put back to an older, consistent state (a
+/// rollback a fresh process cannot tell from the file alone): a server that
+/// has read the longer trail refuses, and sends nothing.
+#[tokio::test]
+async fn a_running_server_refuses_a_trail_cut_back_under_it() {
+    use credvault::store::redb::{AUDIT, CREDENTIALS, META};
+    use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+    let (env, ca) = env_with_ca();
+    let (p1, p2) = (Upstream::start(&ca).await, Upstream::start(&ca).await);
+    let c = env.client().await;
+    store(&c, &marked_value("old"), &[p1.host(), p2.host()]).await;
+    let (id, row, head, count) = {
+        let db = crate::tamper::raw_db(&env.vault);
+        let txn = db.begin_read().unwrap();
+        let (id, row) = {
+            let t = txn.open_table(CREDENTIALS).unwrap();
+            let (k, v) = t.first().unwrap().unwrap();
+            (k.value(), v.value().to_vec())
+        };
+        let head = txn
+            .open_table(META)
+            .unwrap()
+            .get("audit_head")
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        (id, row, head, txn.open_table(AUDIT).unwrap().len().unwrap())
+    };
+    store(&c, &marked_value("new"), &[p1.host()]).await;
+    let r = c
+        .ok(
+            "call_api",
+            json!({"service_id": "custom.replay", "method": "GET", "url": p1.url("/echo")}),
+        )
+        .await;
+    assert_eq!(r["status"], 200, "the server has read the longer trail");
+    {
+        let db = crate::tamper::raw_db(&env.vault);
+        let txn = db.begin_write().unwrap();
+        txn.open_table(CREDENTIALS)
+            .unwrap()
+            .insert(id, row.as_slice())
+            .unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert("audit_head", head.as_slice())
+            .unwrap();
+        let mut audit = txn.open_table(AUDIT).unwrap();
+        while audit.len().unwrap() > count {
+            audit.pop_last().unwrap();
+        }
+        drop(audit);
+        txn.commit().unwrap();
+    }
+    let o = c
+        .call(
+            "call_api",
+            json!({"service_id": "custom.replay", "method": "GET", "url": p2.url("/echo")}),
+        )
+        .await;
+    assert!(o.is_error, "{}", o.raw);
+    assert!(
+        o.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("shorter than when this process last read it"),
+        "{}",
+        o.raw
+    );
+    assert_eq!(p2.requests().len(), 0, "nothing reached the dropped host");
+    c.stop().await;
+}
