@@ -251,5 +251,10 @@ fn unlock(config: &UnlockConfig) -> Result<Arc<Vault>, ApiError> {
     if created {
         tracing::info!(path = %config.location.describe(), "created a new vault");
     }
+    // Read the trail once now: from here on a record or trail put back
+    // under this server is refused, and each use reads only what is new.
+    if let Err(e) = vault.warm_trail() {
+        tracing::error!("the audit trail does not check: {e}");
+    }
     Ok(Arc::new(vault))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use super::audit::{self, Event, Table, Written};
+use super::audit::{Event, Table, Written};
 use super::format::{self, Kind, open_record, seal_record};
 use super::{CredentialRecord, Secret, SecretRecord, Vault, members, now, secret};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
@@ -56,7 +56,7 @@ impl Vault {
             Selector::Id(_) => None,
         };
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let deleted = {
             let id = match (which, by_name) {
                 (Selector::Id(u), _) => u.as_u128(),
@@ -121,7 +121,7 @@ impl Vault {
     pub fn delete_secret(&self, name: &str, via: &str) -> Result<Option<Deleted>, VaultError> {
         let idx = self.index_key(Kind::Secret, &[name])?;
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let id = {
             let found = self
                 .indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)
@@ -163,8 +163,9 @@ impl Vault {
     ) -> Result<Option<Secret>, VaultError> {
         let idx = self.index_key(Kind::Secret, &[name])?;
         let key = self.keys.seal_key();
+        self.warm_trail_once()?;
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let (rotated, sealed) = {
             let found =
                 self.indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)?;
@@ -254,7 +255,7 @@ impl Vault {
             }
         };
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         match &lock {
             NewLock::Slot(member, slot) => {
                 if txn.get(Tbl::Members, member.as_bytes())?.is_none() {
@@ -305,7 +306,7 @@ impl Vault {
             )));
         }
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let event = Event::ok("backup", to.display().to_string(), via);
         self.append(&self.keys, &mut *txn, &mut head, &event, None)?;
         txn.commit()?;

@@ -228,13 +228,55 @@ impl Vault {
         sealed: &[u8],
         what: &str,
     ) -> Result<(), VaultError> {
-        let mut latest = self
-            .trail
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut latest = self.latest();
         latest.sync(&self.keys, txn)?;
         let then = "refused, nothing was sent or written; run credvault audit --verify, and to recover delete it and store it again";
-        latest.check(&self.keys, (table, id), sealed, what, then)
+        latest.check(&self.keys, (table, id), sealed, what, then)?;
+        // A trail that covers member slots under a lowered format version
+        // would make the use's own entry fail after the value was sent.
+        if latest.covers_members() && open::format_of(txn)? < format::FORMAT_VERSION {
+            return Err(VaultError::Tampered(
+                "the format version was lowered below 3 while the trail covers member key slots: refused; run credvault audit --verify".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn latest(&self) -> std::sync::MutexGuard<'_, trail::Latest> {
+        self.trail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the audit trail now (a server does, right after it unlocks), so
+    /// that later checks read only what is appended, and a trail cut back or
+    /// replaced under this process from here on is refused.
+    pub fn warm_trail(&self) -> Result<(), VaultError> {
+        let txn = self.store.read()?;
+        self.latest().sync(&self.keys, &*txn)
+    }
+
+    /// [`Self::warm_trail`] unless it has read the trail already: before a
+    /// write transaction that will check a record, so the write lock is never
+    /// held across a read of the whole trail.
+    fn warm_trail_once(&self) -> Result<(), VaultError> {
+        if self.latest().anchored() {
+            return Ok(());
+        }
+        self.warm_trail()
+    }
+
+    /// Begins an audited change in `txn`: first checks that the trail still
+    /// extends what this process has read (never cut back or replaced under
+    /// it), then opens the head (see [`audit::begin`]).
+    fn begin(&self, txn: &mut dyn crate::store::Write) -> Result<audit::Head, VaultError> {
+        {
+            let mut latest = self.latest();
+            if latest.anchored() {
+                latest.sync(&self.keys, &*txn)?;
+            }
+        }
+        audit::begin(&self.keys, txn)
     }
 
     fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
@@ -247,8 +289,11 @@ impl Vault {
     pub fn store_credential(&self, req: &StoreCredential, via: &str) -> Result<Stored, VaultError> {
         let idx = self.index_key(Kind::Credential, &[&req.service.id, &req.name])?;
         let key = self.keys.seal_key();
+        if self.store.read()?.get(Tbl::Index, &idx)?.is_some() {
+            self.warm_trail_once()?;
+        }
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let stored = {
             let existing =
                 self.indexed::<CredentialRecord>(&*txn, Kind::Credential, &idx, |m| {
@@ -310,7 +355,7 @@ impl Vault {
     pub fn create_secret(&self, req: &CreateSecret, via: &str) -> Result<Secret, VaultError> {
         let idx = self.index_key(Kind::Secret, &[&req.name])?;
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let (created, sealed) = {
             if txn.get(Tbl::Index, &idx)?.is_some() {
                 return Err(VaultError::SecretExists(req.name.clone()));

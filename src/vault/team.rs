@@ -110,7 +110,7 @@ impl Vault {
             name,
         )?;
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         if txn.get(Tbl::Members, name.as_bytes())?.is_some() {
             return Err(VaultError::MemberExists(name.to_owned()));
         }
@@ -143,7 +143,7 @@ impl Vault {
     pub fn member_remove(&self, name: &str, via: &str) -> Result<bool, VaultError> {
         let me = self.team_member()?.to_owned();
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         if !txn.remove(Tbl::Members, name.as_bytes())? {
             return Ok(false);
         }

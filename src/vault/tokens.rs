@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::audit::{self, Event, Table, Written};
+use super::audit::{Event, Table, Written};
 use super::format::{Kind, open_record, seal_record};
 use super::{Vault, now};
 use crate::error::VaultError;
@@ -61,7 +61,7 @@ impl Vault {
             None,
         )?;
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         txn.put(Tbl::Tokens, &mac, &sealed)?;
         let written = Written {
             table: Table::Tokens,
@@ -96,7 +96,7 @@ impl Vault {
             return Ok(0);
         }
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         for (mac, name) in &doomed {
             txn.remove(Tbl::Tokens, mac)?;
             let written = Written {
@@ -117,16 +117,24 @@ impl Vault {
     /// a revocation by another process takes effect at once.
     pub fn check_token(&self, presented: &str) -> Result<Option<TokenInfo>, VaultError> {
         let mac = self.keys.token_mac(presented.as_bytes())?;
-        let Some(sealed) = self.store.read()?.get(Tbl::Tokens, &mac)? else {
+        let txn = self.store.read()?;
+        let Some(sealed) = txn.get(Tbl::Tokens, &mac)? else {
             return Ok(None);
         };
-        match open_record::<TokenRecord>(
-            self.keys.seal_key(),
-            Kind::Token,
-            token_record_id(&mac),
-            &sealed,
-        ) {
-            Ok(opened) => Ok(Some(token_info(&mac, opened.meta))),
+        let id = token_record_id(&mac);
+        match open_record::<TokenRecord>(self.keys.seal_key(), Kind::Token, id, &sealed) {
+            Ok(opened) => {
+                // A revoked token's row put back must not authenticate.
+                let what = format!("token {}", opened.meta.name);
+                match self.check_written(&*txn, Table::Tokens, id, &sealed, &what) {
+                    Ok(()) => Ok(Some(token_info(&mac, opened.meta))),
+                    Err(e @ VaultError::Tampered(_)) => {
+                        tracing::error!("it authenticates nobody: {e}");
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Err(e) => {
                 tracing::error!("a damaged token record authenticates nobody: {e}");
                 Ok(None)

@@ -43,11 +43,19 @@ pub(super) struct Latest {
     members: bool,
     /// A format-1 vault: no trail yet (its first write starts one).
     untracked: bool,
+    /// Whether [`Latest::sync`] has succeeded once.
+    read: bool,
 }
 
 fn broken() -> VaultError {
     VaultError::Corrupt(
         "the audit trail does not lead to its head (entries removed, altered or reordered): run credvault audit --verify".into(),
+    )
+}
+
+fn forked() -> VaultError {
+    VaultError::Tampered(
+        "the audit trail no longer continues from the entry this process last read (the vault was put back to an older copy and written since, or entries were replaced): refused; if you restored a backup yourself, start credvault again, else run credvault audit --verify".into(),
     )
 }
 
@@ -58,7 +66,12 @@ fn rolled_back() -> VaultError {
 }
 
 impl Latest {
-    /// Brings the map up to the head `txn` holds.
+    /// Brings the map up to the head `txn` holds. Once it has read entries,
+    /// the trail must extend them: a shorter one, or one whose next entry
+    /// does not chain onto the last entry read (the store put back to an
+    /// older copy and written since), is [`VaultError::Tampered`] for the
+    /// rest of this process's life. (A rekey changes the key: its head does
+    /// not open, which is its own error.)
     pub(super) fn sync(
         &mut self,
         keys: &VaultKeys,
@@ -66,33 +79,29 @@ impl Latest {
     ) -> Result<(), VaultError> {
         let head = match txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
             Some(sealed) => audit::open_current_head(keys, &sealed)?,
-            // Entries are only ever appended (a rekey re-seals them and
-            // appends more): a trail shorter than this process has read was
-            // cut, or the store was rolled back under it.
             None if self.count > 0 => return Err(rolled_back()),
             None => {
-                *self = Latest {
-                    untracked: true,
-                    ..Latest::default()
-                };
+                self.untracked = true;
+                self.read = true;
                 return Ok(());
             }
         };
         if head.count < self.count {
             return Err(rolled_back());
         }
-        if !self.untracked && head.count == self.count && head.last == self.last {
-            return Ok(());
+        self.untracked = false;
+        if !(self.count == head.count && self.last == head.last) {
+            // Entries read before a failure were checked: keep them.
+            self.extend(keys, txn, &head)?;
         }
-        let caught_up = !self.untracked && self.extend(keys, txn, &head).is_ok();
-        if !caught_up {
-            *self = Latest::default();
-            if let Err(e) = self.extend(keys, txn, &head) {
-                *self = Latest::default();
-                return Err(e);
-            }
-        }
+        self.read = true;
         Ok(())
+    }
+
+    /// Whether it has read the trail (a later check then needs only what
+    /// was appended since).
+    pub(super) fn anchored(&self) -> bool {
+        self.read
     }
 
     /// Reads the entries after the last one read, up to `head`.
@@ -116,7 +125,7 @@ impl Latest {
                     open_record(keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)
                         .map_err(|_| broken())?;
                 if entry.meta.prev != audit::hex(&self.last) {
-                    return Err(broken());
+                    return Err(if self.count > 0 { forked() } else { broken() });
                 }
                 if let Some(r) = entry.meta.record {
                     self.members |= r.table == Table::Members;

@@ -4,7 +4,7 @@
 //! [`SecretString`] to code that writes it into a request header or a child's
 //! environment, never into a reply.
 
-use super::audit::{self, Event, Table, Written};
+use super::audit::{Event, Table, Written};
 use super::format::{Kind, Opened, open_record, seal_record};
 use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, now, secret};
 use crate::error::VaultError;
@@ -191,8 +191,11 @@ impl Vault {
             _ => Kind::Credential,
         };
         let key = self.keys.seal_key();
+        if used.sent {
+            self.warm_trail_once()?;
+        }
         let mut txn = self.store.write()?;
-        let mut head = audit::begin(&self.keys, &mut *txn)?;
+        let mut head = self.begin(&mut *txn)?;
         let resealed = {
             let current = txn.get(records_of(kind), &id.to_be_bytes())?;
             match current {

@@ -406,10 +406,39 @@ fn a_lowered_format_version_is_not_a_migration() {
     let Some((pg, url)) = team(&env, db) else {
         return;
     };
+    stdout_ok(&run_team(
+        &env,
+        &url,
+        &["store", "--service", "openai"],
+        "sk-before-lowering-1",
+    ));
     pg.sql(
         db,
         "UPDATE credvault_meta SET v = decode('02000000', 'hex') WHERE k = convert_to('format_version', 'UTF8')",
     );
+    // A use would go ahead and then fail to record itself: refused first.
+    let ran = s_marker();
+    let o = run_team(
+        &env,
+        &url,
+        &[
+            "exec",
+            "--env",
+            "T=openai",
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {}", ran.display()),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        stderr(&o).contains("format version was lowered"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!ran.exists(), "the program must not run");
     let report = verify_report(&run_team(&env, &url, &["audit", "--verify", "--json"], ""));
     assert!(
         report.to_string().contains("lowered outside credvault"),
@@ -424,7 +453,7 @@ fn a_lowered_format_version_is_not_a_migration() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(stderr(&o).contains("lowered"), "{}", stderr(&o));
     let rows = pg.sql(db, "SELECT count(*) FROM credvault_credentials");
-    assert_eq!(rows.trim(), "0");
+    assert_eq!(rows.trim(), "1");
 }
 
 /// The record *and* the trail put back to an older, consistent state (a
@@ -482,21 +511,81 @@ async fn a_running_server_refuses_a_trail_cut_back_under_it() {
         drop(audit);
         txn.commit().unwrap();
     }
+    let refused = |o: &crate::common::Outcome, why: &str| {
+        assert!(o.is_error, "{}", o.raw);
+        let detail = o.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(why), "{}", o.raw);
+    };
+    let call = json!({"service_id": "custom.replay", "method": "GET", "url": p2.url("/echo")});
+    refused(
+        &c.call("call_api", call.clone()).await,
+        "shorter than when this process last read it",
+    );
+    // Fresh processes (no memory of the longer trail) write onto the cut one
+    // until it is longer than the server read: still not the trail it read.
+    for i in 0..6 {
+        let name = format!("REGROW_{i}");
+        stdout_ok(&env.run(
+            &["secret", "create", "--name", &name, "--provider", "x"],
+            &marked_value("regrow"),
+        ));
+    }
+    refused(
+        &c.call("call_api", call).await,
+        "no longer continues from the entry this process last read",
+    );
     let o = c
         .call(
-            "call_api",
-            json!({"service_id": "custom.replay", "method": "GET", "url": p2.url("/echo")}),
+            "create_secret",
+            json!({"name": "AFTER_FORK", "provider": "x", "value": marked_value("fork")}),
         )
         .await;
-    assert!(o.is_error, "{}", o.raw);
-    assert!(
-        o.body["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("shorter than when this process last read it"),
-        "{}",
-        o.raw
-    );
+    assert!(o.is_error, "no write onto a replaced trail: {}", o.raw);
     assert_eq!(p2.requests().len(), 0, "nothing reached the dropped host");
     c.stop().await;
+}
+
+/// A revoked token's row put back does not authenticate.
+#[tokio::test]
+async fn a_revoked_token_put_back_authenticates_nobody() {
+    use credvault::store::redb::TOKENS;
+    use redb::{ReadableDatabase, ReadableTable};
+    let env = Env::new();
+    stdout_ok(&env.run(&["init"], ""));
+    let token = stdout_ok(&env.run(&["token", "create", "--name", "agentA"], ""));
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = {
+        let db = crate::tamper::raw_db(&env.vault);
+        let txn = db.begin_read().unwrap();
+        let t = txn.open_table(TOKENS).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+            .collect()
+    };
+    stdout_ok(&env.run(&["token", "revoke", "agentA"], ""));
+    {
+        let db = crate::tamper::raw_db(&env.vault);
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(TOKENS).unwrap();
+            for (k, v) in &rows {
+                t.insert(k.as_slice(), v.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    let (base, _server) = crate::common::serve_http(&env, None);
+    crate::common::install_tls_provider();
+    let status = reqwest::Client::new()
+        .get(format!("{base}/api/credentials"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        status, 401,
+        "a revoked token put back must not authenticate"
+    );
 }
