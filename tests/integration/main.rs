@@ -24,6 +24,7 @@ mod pipes;
 mod powercut;
 mod raw;
 mod schemas;
+mod starvation;
 mod stdio;
 mod store;
 mod tamper;
