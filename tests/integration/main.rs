@@ -19,6 +19,7 @@ mod leaks;
 mod lifecycle;
 mod listing;
 mod multiproc;
+mod netns;
 mod pgcluster;
 mod pipes;
 mod powercut;
