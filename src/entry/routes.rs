@@ -60,11 +60,14 @@ pub(super) async fn listen(access: VaultAccess) -> Result<String, ApiError> {
         .map_err(|e| ApiError::new(500, "internal_error", format!("entry listener: {e}")))?;
     let base = format!("http://{addr}");
     tracing::info!("entry page listening on {base}");
+    // The same accept loop as `serve --http`: its header timeout, and its
+    // cap at which the longest-idle connection gives way to a newcomer, so
+    // sockets another local process holds open cannot keep the person out.
     tokio::spawn(crate::http::server::run(
         listener,
         router(access),
         CancellationToken::new(),
-        64,
+        crate::http::server::connection_cap(),
     ));
     Ok(base)
 }

@@ -5,6 +5,7 @@
 //! Every route passes the Host/Origin check; every route but `/healthz` needs a
 //! bearer token. Bodies are capped at 1 MiB. Accepted sockets set TCP_NODELAY.
 
+mod connections;
 mod guard;
 mod rest;
 pub mod server;

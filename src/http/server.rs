@@ -1,30 +1,39 @@
-//! The accept loop: what `axum::serve` leaves out.
+//! The accept loop of every listener credvault serves HTTP on (`serve --http`
+//! and stdio mode's entry-page listener): what `axum::serve` leaves out.
 //!
 //! * A header-read timeout (hyper's, armed by a timer): a socket that never
 //!   finishes its request head — on a new or an idle keep-alive connection —
-//!   is closed after [`HEADER_READ_TIMEOUT`].
+//!   is closed after [`HEADER_READ_TIMEOUT`]; trickling bytes does not extend it.
 //! * A cap on open connections, derived from the file-descriptor limit (which
 //!   is first raised from its soft to its hard value), so sockets held open
-//!   by a local process cannot exhaust descriptors and lock everyone out: past
-//!   the cap new connections wait in the kernel's backlog until one closes.
+//!   by a local process cannot exhaust descriptors. At the cap a newcomer is
+//!   still served: the longest-idle connection of the peer holding the most
+//!   idle ones is closed for it ([`super::connections`]); only when every
+//!   connection is answering a request does the newcomer wait.
 //! * TCP_NODELAY on every accepted socket (without it chunked SSE replies stall
 //!   ~40 ms on delayed ACKs).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::connect_info::ConnectInfo;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-/// How long a client may take to send a request head.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+use super::connections::{Connections, Tracked};
+
+/// How long a client may take to send a request head (counted from the
+/// connection's accept, or from the end of its previous response).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most connections served at once (fewer when descriptors are scarce).
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Descriptors kept for everything else (the vault file, logs, pipes).
@@ -55,22 +64,16 @@ pub fn connection_cap() -> usize {
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets open connections
-/// finish their current request (bounded).
+/// finish their current request (bounded). At most `cap` connections are open;
+/// past that the longest-idle one gives way ([`Connections`]).
 pub async fn run(listener: TcpListener, app: Router, shutdown: CancellationToken, cap: usize) {
-    let slots = Arc::new(Semaphore::new(cap));
+    let open = Arc::new(Connections::default());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
-    let connections = TaskTracker::new();
+    let tasks = TaskTracker::new();
     loop {
-        let slot = tokio::select! {
-            s = slots.clone().acquire_owned() => match s {
-                Ok(s) => s,
-                Err(_) => break,
-            },
-            () = shutdown.cancelled() => break,
-        };
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(accepted) => accepted,
@@ -83,31 +86,42 @@ pub async fn run(listener: TcpListener, app: Router, shutdown: CancellationToken
             },
             () = shutdown.cancelled() => break,
         };
+        tokio::select! {
+            () = open.make_room(cap) => {}
+            () = shutdown.cancelled() => break,
+        }
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
         }
-        // The peer address, for routes that answer this machine only.
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |req: hyper::Request<hyper::body::Incoming>| {
-                let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            },
-        ));
+        let this = Arc::new(open.register(peer.ip()));
+        let evicted = this.evicted.clone();
+        let app = app.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            // Busy from the parsed head until the response body is done.
+            let busy = this.busy();
+            let mut req = req.map(Body::new);
+            // The peer address, for routes that answer this machine only.
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let reply = app.clone().oneshot(req);
+            async move {
+                let res: Result<_, Infallible> = reply.await;
+                res.map(|r| r.map(|body| Tracked::new(body, busy)))
+            }
+        });
         let conn = http.serve_connection(TokioIo::new(tcp), service);
         let stop = shutdown.clone();
-        connections.spawn(async move {
+        tasks.spawn(async move {
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
+                () = evicted.cancelled() => {}
                 () = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
                 }
             }
-            drop(slot);
         });
     }
-    connections.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), connections.wait()).await;
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
 }

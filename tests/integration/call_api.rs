@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Client, Env, MARKER, contains, marked_value};
 use crate::http::{Http, Sse, call};
+use crate::netns::{self, Namespace};
 use crate::upstream::{Ca, Upstream};
 
 /// Every encoding the /leak route sends back, computed here.
@@ -183,8 +184,17 @@ async fn injects_by_scheme_and_redacts_every_form() {
     c.stop().await;
 }
 
+/// Runs in its own network namespace (`netns`): `127.0.0.1.evil.test` and the
+/// catalog host are refused before any lookup, and must stay unreachable if
+/// that ever regressed.
 #[tokio::test]
 async fn a_value_goes_only_where_it_was_bound() {
+    if !netns::isolated(
+        "call_api::a_value_goes_only_where_it_was_bound",
+        Namespace::default(),
+    ) {
+        return;
+    }
     let (env, ca) = env_with_ca();
     let up = Upstream::start(&ca).await;
     let other = Upstream::start(&ca).await;
@@ -315,8 +325,12 @@ async fn a_value_goes_only_where_it_was_bound() {
     c.stop().await;
 }
 
-/// Names that resolve to non-public addresses. They are added to /etc/hosts
-/// when the test runs as root (CI does); without root the test is skipped.
+/// Names that resolve to non-public addresses are refused before any
+/// connection, with a 403 naming the host and the address. The names exist
+/// only in a private /etc/hosts inside the test's own network namespace
+/// (`netns`); 10.0.0.1 and 169.254.169.254 are local addresses there, so a
+/// build that connected anyway would reach the counting listener below, and
+/// nothing can leave the machine either way.
 #[tokio::test]
 async fn a_name_resolving_to_a_private_address_is_refused() {
     let names = [
@@ -325,28 +339,30 @@ async fn a_name_resolving_to_a_private_address_is_refused() {
         ("169.254.169.254", "cv-metadata.test"),
         ("::ffff:127.0.0.1", "cv-mapped.test"),
     ];
-    let hosts_file = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let missing: String = names
-        .iter()
-        .filter(|(_, n)| !hosts_file.contains(n))
-        .map(|(ip, n)| format!("{ip} {n}\n"))
-        .collect();
-    if !missing.is_empty() {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root to add test names to /etc/hosts");
-            return;
-        }
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open("/etc/hosts")
-            .unwrap();
-        f.write_all(format!("\n{missing}").as_bytes()).unwrap();
+    let ns = Namespace {
+        hosts: &names,
+        local: &["10.0.0.1", "169.254.169.254"],
+    };
+    if !netns::isolated(
+        "call_api::a_name_resolving_to_a_private_address_is_refused",
+        ns,
+    ) {
+        return;
     }
-    let (env, ca) = env_with_ca();
-    let up = Upstream::start(&ca).await;
+    // Every address above, on one port: counts the connections it accepts.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let sink = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(tcp);
+        }
+    });
+    let accepted = move || accepted.load(std::sync::atomic::Ordering::SeqCst);
+    let env = Env::new();
     let c = env.client().await;
-    let port = up.addr.port();
     for (ip, name) in names {
         let service = format!("custom.{}", name.replace('.', "-"));
         store(
@@ -372,11 +388,27 @@ async fn a_name_resolving_to_a_private_address_is_refused() {
             "{detail}"
         );
     }
-    assert_eq!(
-        up.requests().len(),
-        0,
-        "nothing reached the loopback upstream"
-    );
+    assert_eq!(accepted(), 0, "no connection was made to any of them");
+    // The control: `localhost` listed on purpose does connect to the same
+    // listener (which hangs up, so the call reports a 502).
+    store(
+        &c,
+        "custom.control",
+        "api_key",
+        &marked_value("p"),
+        &[format!("localhost:{port}")],
+        json!({}),
+    )
+    .await;
+    let o = c
+        .call(
+            "call_api",
+            json!({"service_id": "custom.control", "method": "GET", "url": "/echo"}),
+        )
+        .await;
+    assert_eq!(o.body["code"], 502, "{}", o.raw);
+    assert!(accepted() >= 1, "the control reached the listener");
+    sink.abort();
     c.stop().await;
 }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Client, Env, contains, credential_names as names, marked_value};
 use crate::http::{Http, call};
+use crate::netns::{self, Namespace};
 use crate::upstream::{Ca, Upstream};
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
@@ -87,8 +88,16 @@ async fn get(url: &str) -> (StatusCode, String) {
     (r.status(), r.text().await.unwrap())
 }
 
+/// Runs in its own network namespace (`netns`): the agent's proposed host is
+/// a public name, refused before any lookup.
 #[tokio::test]
 async fn the_person_enters_the_value_and_chooses_its_hosts() {
+    if !netns::isolated(
+        "entry::the_person_enters_the_value_and_chooses_its_hosts",
+        Namespace::default(),
+    ) {
+        return;
+    }
     let mut env = Env::new();
     let ca = Ca::new(env.dir.path());
     env.extra_env.push((

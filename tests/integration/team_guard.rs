@@ -10,6 +10,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use crate::common::{Env, MARKER, contains, marked_value, run_with, stdout_ok};
+use crate::netns::{self, Namespace};
 use crate::pgcluster::Cluster;
 use crate::team::{listing, run_as, run_team, stderr, team, team_client, team_cmd};
 use crate::upstream::Ca;
@@ -375,8 +376,16 @@ fn rekey_refuses_to_launder_a_replayed_record() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
 }
 
+/// Runs in its own network namespace (`netns`): its refused call_api names
+/// api.openai.com, where the stale credential may go.
 #[tokio::test]
 async fn a_server_that_outlived_a_rekey_says_so() {
+    if !netns::isolated(
+        "team_guard::a_server_that_outlived_a_rekey_says_so",
+        Namespace::default(),
+    ) {
+        return;
+    }
     let env = Env::new();
     let Some((_pg, url)) = team(&env, "team_stale") else {
         return;
