@@ -206,6 +206,7 @@ impl Vault {
                 listing: Default::default(),
                 vault_id,
                 member: None,
+                slot: [header_bytes.as_slice(), &wrapped].concat(),
             },
             true,
         ))
@@ -310,6 +311,7 @@ impl Vault {
             _ => data_key(&meta, password)?,
         };
         let keys = VaultKeys::derive(&data_key)?;
+        let slot = meta.slot.fingerprint();
         let member = match meta.slot {
             Slot::Member { name, .. } => {
                 // Prove the key is the vault's current one (a slot saved from
@@ -331,6 +333,7 @@ impl Vault {
             store,
             vault_id: Uuid::from_bytes(meta.vault_id),
             member,
+            slot,
         })
     }
 
@@ -384,6 +387,7 @@ impl Vault {
             listing: Default::default(),
             vault_id,
             member: Some(member.to_owned()),
+            slot: [member.as_bytes(), &slot].concat(),
         })
     }
 }
