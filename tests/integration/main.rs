@@ -23,6 +23,8 @@ mod pgcluster;
 mod pipes;
 mod powercut;
 mod raw;
+mod rekey;
+mod rekey_crash;
 mod schemas;
 mod stdio;
 mod store;
