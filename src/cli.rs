@@ -154,7 +154,13 @@ pub enum Command {
     ///
     /// The current password comes from the usual sources; the new one from
     /// --new-password-file, else the first line of stdin when it is not a
-    /// terminal, else a prompt asked twice. Running servers keep working.
+    /// terminal, else a prompt asked twice. Running servers keep working
+    /// (after --rekey they must be restarted).
+    ///
+    /// The data key stays the same: the old password still opens any copy of
+    /// the vault taken before (a backup, a synced file), and that copy's key
+    /// opens every later copy too. --rekey (a vault file) also draws a new
+    /// data key in the same transaction, as `credvault rekey` does.
     Passwd {
         /// File holding the new password
         #[arg(long, value_name = "PATH")]
@@ -162,6 +168,10 @@ pub enum Command {
         /// Also apply --kdf-memory-mib / --kdf-iterations / --kdf-parallelism (default: keep the current cost)
         #[arg(long)]
         rekdf: bool,
+        /// Also draw a new data key and re-seal everything under it, in the same
+        /// transaction (vault file); revokes bearer tokens; restart running servers after
+        #[arg(long)]
+        rekey: bool,
     },
     /// Write a consistent, sealed copy of the vault to PATH while servers run
     Backup {
@@ -186,10 +196,14 @@ pub enum Command {
     /// Team vault members: each has a password of their own
     #[command(subcommand)]
     Member(MemberCommand),
-    /// Team vault: draw a new data key and re-seal everything under it (after `member remove`)
+    /// Draw a new data key and re-seal everything under it (after a leaked password, or `member remove`)
     ///
-    /// One transaction: every record, audit entry and member slot; bearer
-    /// tokens are revoked. Restart running credvault processes afterwards.
+    /// One transaction: every record and audit entry, and a team vault's
+    /// member slots; refused if `audit --verify` finds a problem. Bearer
+    /// tokens are revoked. A vault file keeps its master password (fresh
+    /// salt; `passwd --rekey` changes it too). An old password plus a copy
+    /// of the vault taken before then opens only what that copy held.
+    /// Restart running credvault processes afterwards.
     Rekey,
 }
 

@@ -1,4 +1,5 @@
-//! `delete`, `secret list|delete|rotate`, `passwd`, `backup`, `audit` (DESIGN §10).
+//! `delete`, `secret list|delete|rotate`, `passwd`, `rekey`, `backup`, `audit`
+//! (DESIGN §10, §12, §13).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use crate::mcp::{SecretItem, rfc3339};
 use crate::password;
 use crate::secret::SecretString;
 use crate::validate;
-use crate::vault::Selector;
+use crate::vault::{Rekeyed, Relock, Selector};
 
 fn invalid(msg: String) -> CliError {
     CliError::Invalid(ApiError::bad_request(msg))
@@ -180,9 +181,28 @@ pub(super) fn new_password(file: Option<PathBuf>) -> Result<SecretString, CliErr
     Ok(pw)
 }
 
-pub(super) fn passwd(s: &Settings, file: Option<PathBuf>, rekdf: bool) -> Result<(), CliError> {
+pub(super) fn passwd(
+    s: &Settings,
+    file: Option<PathBuf>,
+    rekdf: bool,
+    rekey: bool,
+) -> Result<(), CliError> {
     let vault = s.open()?;
+    if rekey && vault.member().is_some() {
+        return Err(CliError::Usage(
+            "passwd --rekey is for a vault file: in a team vault run `credvault passwd`, then `credvault rekey` (members keep their own passwords)".into(),
+        ));
+    }
     let new = new_password(file)?;
+    if rekey {
+        let done = vault.rekey(Relock::NewPassword(&new, rekdf.then_some(s.kdf)), "cli")?;
+        println!(
+            "changed the master password of {} and drew a new data key (the old password, even with a copy taken before, opens nothing written from now on); {}",
+            s.location.describe(),
+            rekeyed(&done)
+        );
+        return Ok(());
+    }
     vault.change_password(&new, rekdf.then_some(s.kdf), "cli")?;
     println!(
         "changed the {} of {}; the old one no longer opens it",
@@ -193,6 +213,37 @@ pub(super) fn passwd(s: &Settings, file: Option<PathBuf>, rekdf: bool) -> Result
         s.location.describe()
     );
     Ok(())
+}
+
+/// `credvault rekey`: a team vault's new key goes to every member's slot, a
+/// vault file's is locked under the password that opened it (fresh salt).
+pub(super) fn rekey(s: &Settings) -> Result<(), CliError> {
+    let (vault, pw) = s.unlock()?;
+    let relock = match vault.member() {
+        Some(_) => Relock::Members,
+        None => Relock::Password(&pw),
+    };
+    let done = vault.rekey(relock, "cli")?;
+    println!("{}", rekeyed(&done));
+    Ok(())
+}
+
+/// What a rekey did, for people.
+fn rekeyed(done: &Rekeyed) -> String {
+    let what = match done.members {
+        0 => format!(
+            "{} records and {} audit entries",
+            done.records, done.entries
+        ),
+        n => format!(
+            "{} records, {} audit entries and {n} member slots",
+            done.records, done.entries
+        ),
+    };
+    format!(
+        "rekeyed: {what} re-sealed under a new data key; {} bearer tokens revoked (credvault token create makes new ones). Restart running credvault processes.",
+        done.tokens_revoked
+    )
 }
 
 pub(super) fn backup(s: &Settings, to: &Path) -> Result<(), CliError> {

@@ -126,13 +126,20 @@ impl Settings {
     }
 
     fn open(&self) -> Result<Vault, CliError> {
+        Ok(self.unlock()?.0)
+    }
+
+    /// [`Settings::open`], keeping the password (a vault file's rekey locks
+    /// the new key under it).
+    fn unlock(&self) -> Result<(Vault, SecretString), CliError> {
         if let Location::File(path) = &self.location
             && !path.exists()
         {
             return Err(VaultError::Missing(path.display().to_string()).into());
         }
         let pw = password::read(Prompt::Once)?.ok_or(VaultError::NoPassword)?;
-        Ok(Vault::open_at(&self.location, &pw, self.member.as_deref())?)
+        let vault = Vault::open_at(&self.location, &pw, self.member.as_deref())?;
+        Ok((vault, pw))
     }
 }
 
@@ -172,7 +179,8 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
         Command::Passwd {
             new_password_file,
             rekdf,
-        } => lifecycle::passwd(settings, new_password_file, rekdf),
+            rekey,
+        } => lifecycle::passwd(settings, new_password_file, rekdf, rekey),
         Command::Backup { path } => lifecycle::backup(settings, &path),
         Command::Audit { .. } => Err(CliError::Usage("audit is run separately".into())),
         Command::Secret(SecretCommand::List { json, provider }) => {
@@ -193,7 +201,7 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
         }) => team::member_add(settings, &name, new_password_file),
         Command::Member(MemberCommand::List) => team::member_list(settings),
         Command::Member(MemberCommand::Remove { name }) => team::member_remove(settings, &name),
-        Command::Rekey => team::rekey(settings),
+        Command::Rekey => lifecycle::rekey(settings),
         Command::List { json, service } => list(settings, json, service),
         Command::Exec(_) => Err(CliError::Usage("exec is run separately".into())),
         Command::Store {

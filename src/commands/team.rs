@@ -1,4 +1,5 @@
-//! Team vault commands (DESIGN §12): `init --store`, `member add/list/remove`, `rekey`.
+//! Team vault commands (DESIGN §12): `init --store`, `member add/list/remove`
+//! (`rekey`, for both kinds of vault, is in `lifecycle`).
 
 use std::path::PathBuf;
 
@@ -61,16 +62,6 @@ pub(super) fn member_remove(s: &Settings, name: &str) -> Result<(), CliError> {
     }
     println!(
         "removed member {name}; run `credvault rekey` now so that their copy of the key opens nothing written from here on"
-    );
-    Ok(())
-}
-
-pub(super) fn rekey(s: &Settings) -> Result<(), CliError> {
-    let vault = s.open()?;
-    let done = vault.rekey("cli")?;
-    println!(
-        "rekeyed: {} records, {} audit entries and {} member slots re-sealed under a new data key; {} bearer tokens revoked. Restart running credvault processes.",
-        done.records, done.entries, done.members, done.tokens_revoked
     );
     Ok(())
 }

@@ -204,7 +204,9 @@ impl Vault {
     /// current cost): the file's password, or this member's key slot. One
     /// KDF, one durable commit: a crash leaves the old password or the new one
     /// working, never neither. Records, tokens and running servers (which hold
-    /// the data key) are unaffected.
+    /// the data key) are unaffected — and so is the data key: whoever holds
+    /// the old password and a copy of the vault from before still has it.
+    /// [`Vault::rekey`] with [`super::Relock::NewPassword`] changes both.
     pub fn change_password(
         &self,
         new_password: &SecretString,

@@ -14,6 +14,7 @@ mod lifecycle;
 mod listing;
 pub mod members;
 mod open;
+mod rekey;
 mod team;
 mod tokens;
 mod trail;
@@ -24,7 +25,8 @@ pub use audit::{Entry as AuditEntry, Problem, Verification};
 pub use lifecycle::{Deleted, Selector};
 pub use listing::{Cursor, DEFAULT_LIMIT, Generation, MAX_LIMIT, Metadata, Page};
 pub use open::DEFAULT_MEMBER;
-pub use team::{MemberInfo, Rekeyed};
+pub use rekey::{Rekeyed, Relock};
+pub use team::MemberInfo;
 pub use using::{Use, UseStamp};
 
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
@@ -142,6 +144,10 @@ pub struct Vault {
     member: Option<String>,
     /// What the trail last wrote for each record (see [`trail`]).
     trail: std::sync::Mutex<trail::Latest>,
+    /// The key-slot bytes it was unlocked with (a file's `kdf ‖ wrapped_key`;
+    /// a member's name ‖ slot): a file's rekey refuses to overwrite a
+    /// password changed since by another process.
+    slot: Vec<u8>,
 }
 
 impl std::fmt::Debug for Vault {

@@ -233,6 +233,7 @@ impl Vault {
                 trail: Default::default(),
                 vault_id,
                 member: None,
+                slot: [header_bytes.as_slice(), &wrapped].concat(),
             },
             true,
         ))
@@ -338,6 +339,7 @@ impl Vault {
             _ => data_key(&meta, password)?,
         };
         let keys = VaultKeys::derive(&data_key)?;
+        let slot = meta.slot.fingerprint();
         let member = match meta.slot {
             Slot::Member { name, slot } => {
                 // Prove the key is the vault's current one (a slot saved from
@@ -361,6 +363,7 @@ impl Vault {
             vault_id: Uuid::from_bytes(meta.vault_id),
             member,
             trail: std::sync::Mutex::new(latest),
+            slot,
         })
     }
 
@@ -416,6 +419,7 @@ impl Vault {
             trail: Default::default(),
             vault_id,
             member: Some(member.to_owned()),
+            slot: [member.as_bytes(), &slot].concat(),
         })
     }
 }

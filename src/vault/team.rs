@@ -1,5 +1,6 @@
 //! Team vault membership (DESIGN §12): add, list and remove members, and
-//! rekey. Each member's key slot is in table `members` (see [`super::members`]).
+//! their part of a rekey (see [`super::rekey`]). Each member's key slot is in
+//! table `members` (see [`super::members`]).
 //!
 //! A slot's public key is pinned when the member is added: `meta` holds
 //! `member_pin:<name>`, a keyed hash (audit subkey) of the name and public
@@ -7,9 +8,9 @@
 //! so someone who can write the database but holds no data key cannot swap
 //! in a key of their own to read the next one.
 
-use super::audit::{self, Entry, Event, Head, Table, Written};
-use super::format::{Kind, Opened, open_record, seal_record};
-use super::{Vault, id_of, index_key, members, seq_of};
+use super::audit::{self, Event, Table, Written};
+use super::rekey::{Rekeyed, Resealed};
+use super::{Vault, members};
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
@@ -23,19 +24,6 @@ pub struct MemberInfo {
     pub name: String,
     /// Whether a process that names no member opens this one.
     pub default: bool,
-}
-
-/// What a rekey re-sealed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rekeyed {
-    /// Credentials and secrets re-sealed.
-    pub records: usize,
-    /// Audit entries re-sealed (before the rekey's own).
-    pub entries: usize,
-    /// Member slots given the new key.
-    pub members: usize,
-    /// Bearer tokens revoked (their hashes were keyed by the old key).
-    pub tokens_revoked: usize,
 }
 
 fn pin_key(name: &str) -> String {
@@ -175,34 +163,18 @@ impl Vault {
         Ok(true)
     }
 
-    /// Draws a new data key and, in one transaction, re-seals every record,
-    /// audit entry and the head under it, rebuilds the index, reboxes it to
-    /// every remaining member whose pinned public key checks, and revokes the
-    /// bearer tokens. Other processes must be started again (their key is the
-    /// old one: they get a clear error, never a wrong answer).
-    pub fn rekey(&self, via: &str) -> Result<Rekeyed, VaultError> {
-        self.team_member()?;
-        let new_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
-        let new = VaultKeys::derive(&new_key)?;
+    /// The team vault's part of [`Vault::rekey`], inside its transaction:
+    /// the box key re-sealed under `new`, and `new_key` reboxed to every
+    /// remaining member whose pinned public key checks. Returns the slots as
+    /// written, each to get its `rekey` entry.
+    pub(super) fn rebox_members(
+        &self,
+        txn: &mut dyn Write,
+        new_key: &Key32,
+        new: &VaultKeys,
+        done: &mut Rekeyed,
+    ) -> Result<Resealed, VaultError> {
         let vault_id = self.vault_id.as_bytes();
-        let mut done = Rekeyed::default();
-        let mut txn = self.store.write()?;
-        audit::begin(&self.keys, &mut *txn)?;
-        // Re-sealing vouches for whatever is stored: it must be what the trail
-        // says was written (a replayed or planted record would be laundered).
-        let checked = super::verify::run_on(self, &*txn)?;
-        if let Some(p) = checked.problems.first() {
-            let what = [p.record.clone(), Some(p.what.clone())]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            return Err(VaultError::Corrupt(format!(
-                "audit --verify finds {} problem(s), first: {what}; nothing was rekeyed",
-                checked.problems.len()
-            )));
-        }
-
         // The box key stays (members pinned it), sealed under the new key.
         let vault_box = box_key(&*txn, &self.keys)?;
         txn.put(
@@ -211,8 +183,7 @@ impl Vault {
             &vault_box.sealed(new.seal_key())?,
         )?;
 
-        // Every re-sealed record and reboxed slot gets a `rekey` entry below.
-        let mut resealed = Vec::new();
+        let mut reboxed = Vec::new();
         // Members: a pin that does not check stops everything.
         for (name, slot) in scan_all(&*txn, Tbl::Members)? {
             let name = String::from_utf8(name)
@@ -223,95 +194,11 @@ impl Vault {
                     "member {name}'s public key is not the one added (altered in the store): nothing was rekeyed"
                 )));
             }
-            let slot = members::rebox(&slot, &new_key, &vault_box, vault_id, &name)?;
-            put_member(&mut *txn, &new, &name, &slot)?;
-            resealed.push((Table::Members, audit::member_id(&name), name, slot));
+            let slot = members::rebox(&slot, new_key, &vault_box, vault_id, &name)?;
+            put_member(&mut *txn, new, &name, &slot)?;
+            reboxed.push((Table::Members, audit::member_id(&name), name, slot));
             done.members += 1;
         }
-
-        // The trail, re-sealed and re-chained under the new key.
-        let mut head = Head {
-            count: 0,
-            last: [0; 32],
-        };
-        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
-            let seq = seq_of(&seq)?;
-            let mut entry: Opened<Entry> =
-                open_record(self.keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)?;
-            entry.meta.prev = audit::hex(&head.last);
-            let sealed = seal_record(
-                new.seal_key(),
-                Kind::Audit,
-                u128::from(seq),
-                &entry.meta,
-                &SecretString::default(),
-                None,
-            )?;
-            txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
-            head.count = seq;
-            head.last = audit::entry_mac(&new, &sealed)?;
-            done.entries += 1;
-        }
-
-        // Records and the index.
-        for (idx, _) in scan_all(&*txn, Tbl::Index)? {
-            txn.remove(Tbl::Index, &idx)?;
-        }
-        for (tbl, table, kind) in [
-            (Tbl::Credentials, Table::Credentials, Kind::Credential),
-            (Tbl::Secrets, Table::Secrets, Kind::Secret),
-        ] {
-            for (id, sealed) in scan_all(&*txn, tbl)? {
-                let id = id_of(&id)?;
-                let o: Opened<serde_json::Value> =
-                    open_record(self.keys.seal_key(), kind, id, &sealed)?;
-                let text = |k: &str| o.meta[k].as_str().unwrap_or_default().to_owned();
-                let names = match kind {
-                    Kind::Credential => vec![text("service"), text("name")],
-                    _ => vec![text("name")],
-                };
-                let parts: Vec<&str> = names.iter().map(String::as_str).collect();
-                let sealed = seal_record(
-                    new.seal_key(),
-                    kind,
-                    id,
-                    &o.meta,
-                    &o.value,
-                    o.attachment.as_ref(),
-                )?;
-                txn.put(tbl, &id.to_be_bytes(), &sealed)?;
-                txn.put(
-                    Tbl::Index,
-                    &index_key(&new, kind, &parts)?,
-                    &id.to_be_bytes(),
-                )?;
-                resealed.push((table, id, names.join("/"), sealed));
-                done.records += 1;
-            }
-        }
-        for (table, id, subject, sealed) in &resealed {
-            let written = Written {
-                table: *table,
-                id: *id,
-                sealed: Some(sealed),
-            };
-            let event = Event::ok("rekey", subject.clone(), via);
-            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
-        }
-        for (mac, _) in scan_all(&*txn, Tbl::Tokens)? {
-            txn.remove(Tbl::Tokens, &mac)?;
-            let written = Written {
-                table: Table::Tokens,
-                id: super::tokens::record_id_of(&mac)?,
-                sealed: None,
-            };
-            let event = Event::ok("token_revoke", "", via);
-            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
-            done.tokens_revoked += 1;
-        }
-        let event = Event::ok("rekey", "", via);
-        self.append(&new, &mut *txn, &mut head, &event, None)?;
-        txn.commit()?;
-        Ok(done)
+        Ok(reboxed)
     }
 }

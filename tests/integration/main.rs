@@ -24,6 +24,8 @@ mod pgcluster;
 mod pipes;
 mod powercut;
 mod raw;
+mod rekey;
+mod rekey_crash;
 mod replay;
 mod schemas;
 mod starvation;

@@ -117,7 +117,7 @@ impl StorageBackend for Recorder {
     }
 }
 
-fn apply(image: &mut Vec<u8>, op: &Op) {
+pub fn apply(image: &mut Vec<u8>, op: &Op) {
     match op {
         Op::Write(at, data) => {
             let at = *at as usize;
@@ -328,7 +328,7 @@ fn power_cut_at_every_sync_keeps_exactly_the_acknowledged_writes() {
 
 /// Writes an image as the user's own private file (a vault must not be
 /// writable by others, whatever the umask).
-fn write_private(path: &std::path::Path, bytes: &[u8]) {
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let _ = fs::remove_file(path);

@@ -1,0 +1,286 @@
+//! Rekey (DESIGN §12, §13): a new random data key, and everything sealed or
+//! keyed under the old one moved to it, in one durable transaction.
+//!
+//! Written once for both kinds of vault; only the lock on the new key differs:
+//! a team vault boxes it to every member's pinned public key
+//! ([`Vault::rebox_members`]), a vault file wraps it under a master key derived
+//! (before the write lock) from a password with a fresh salt. The shared part:
+//! `audit --verify` inside the write transaction (any problem refuses the
+//! rekey: re-sealing must not launder a replayed or planted record); every
+//! credential, secret and audit entry re-sealed (the trail re-chained) and the
+//! head; the index rebuilt under the new index key; bearer tokens revoked
+//! (their hashes were keyed by the old key); the `rekey` entries appended.
+//!
+//! Either the whole transaction commits or none of it: a crash leaves the old
+//! key (and old password) or the new ones, never a mix. An old password plus
+//! a copy of the vault taken before the rekey yields the old key, which opens
+//! only what that copy held.
+
+use super::audit::{self, Entry, Event, Head, Table, Written};
+use super::format::{self, Kind, Opened, open_record, seal_record};
+use super::{Vault, id_of, index_key, seq_of};
+use crate::crypto::CryptoError;
+use crate::crypto::kdf::{self, HEADER_LEN, KdfHeader, KdfParams};
+use crate::crypto::keys::VaultKeys;
+use crate::error::VaultError;
+use crate::secret::{Key32, SecretString};
+use crate::store::{Table as Tbl, Write, meta_key, scan_all};
+
+/// What a rekey re-sealed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Credentials and secrets re-sealed.
+    pub records: usize,
+    /// Audit entries re-sealed (before the rekey's own).
+    pub entries: usize,
+    /// Member slots given the new key (team vaults).
+    pub members: usize,
+    /// Bearer tokens revoked (their hashes were keyed by the old key).
+    pub tokens_revoked: usize,
+}
+
+/// What locks the new data key.
+#[derive(Debug, Clone, Copy)]
+pub enum Relock<'a> {
+    /// A team vault: boxed to every member's pinned public key (no password
+    /// is needed; each member keeps their own).
+    Members,
+    /// A vault file, `credvault rekey`: wrapped under this password (the
+    /// one this `Vault` was unlocked with) with a fresh salt, at the current
+    /// KDF cost.
+    Password(&'a SecretString),
+    /// A vault file, `credvault passwd --rekey`: wrapped under a new password
+    /// with a fresh salt, at `params` (default: the current cost); the trail
+    /// gets a `passwd` entry too.
+    NewPassword(&'a SecretString, Option<KdfParams>),
+}
+
+/// Records as re-sealed: (table, id, subject, sealed bytes), for the trail.
+pub(super) type Resealed = Vec<(Table, u128, String, Vec<u8>)>;
+
+/// A vault file's new lock, computed before the write transaction.
+struct Wrapped {
+    kdf: [u8; HEADER_LEN],
+    wrapped: Vec<u8>,
+}
+
+impl Vault {
+    /// Draws a new data key and, in one transaction, re-seals every record,
+    /// audit entry and the head under it, rebuilds the index, locks the new
+    /// key as `relock` says (a team vault: [`Relock::Members`]; a vault file:
+    /// a password, one KDF run before the write lock), and revokes the bearer
+    /// tokens. Refused, with nothing written, when `audit --verify` finds any
+    /// problem, or a vault file's password was changed by another process
+    /// since this one unlocked it (a replaced password is never put back).
+    ///
+    /// Afterwards every process holding the old key, this `Vault` included,
+    /// must open the vault again: their calls fail with "rekeyed since it
+    /// started", never with a wrong answer.
+    pub fn rekey(&self, relock: Relock<'_>, via: &str) -> Result<Rekeyed, VaultError> {
+        let new_key = Key32::random().map_err(|_| CryptoError::Random)?;
+        let new = VaultKeys::derive(&new_key)?;
+        let wrapped = match (&self.member, relock) {
+            (Some(_), Relock::Members) => None,
+            (None, Relock::Password(pw)) => Some(self.wrap_anew(&new_key, pw, None)?),
+            (None, Relock::NewPassword(pw, params)) => Some(self.wrap_anew(&new_key, pw, params)?),
+            (Some(_), _) => {
+                return Err(VaultError::Refused(
+                    "a team vault's new key goes to every member's slot: members keep their own passwords (change yours with passwd, then rekey)".into(),
+                ));
+            }
+            (None, Relock::Members) => {
+                return Err(VaultError::Refused(
+                    "this vault has one password and no members: its new key is locked under that password".into(),
+                ));
+            }
+        };
+        let mut done = Rekeyed::default();
+        let mut txn = self.store.write()?;
+        self.begin(&mut *txn)?;
+        self.refuse_problems(&*txn)?;
+        // Member slots reboxed (team vaults): each gets its entry with the records'.
+        let mut reboxed = Resealed::new();
+        match &wrapped {
+            None => reboxed = self.rebox_members(&mut *txn, &new_key, &new, &mut done)?,
+            Some(w) => {
+                // The password this process unlocked with must still be the
+                // vault's: never lock the new key under one replaced since.
+                let now = (
+                    txn.get(Tbl::Meta, meta_key::KDF.as_bytes())?,
+                    txn.get(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes())?,
+                );
+                let unchanged = match now {
+                    (Some(kdf), Some(wrapped)) => [kdf, wrapped].concat() == self.slot,
+                    _ => false,
+                };
+                if !unchanged {
+                    return Err(VaultError::Refused(
+                        "the master password was changed by another process since this one unlocked the vault: nothing was rekeyed (run it again with the current password)".into(),
+                    ));
+                }
+                txn.put(Tbl::Meta, meta_key::KDF.as_bytes(), &w.kdf)?;
+                txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), &w.wrapped)?;
+            }
+        }
+        let mut head = self.reseal_trail(&mut *txn, &new, &mut done)?;
+        let resealed = self.reseal_records(&mut *txn, &new, &mut done)?;
+        for (table, id, subject, sealed) in reboxed.iter().chain(&resealed) {
+            let written = Written {
+                table: *table,
+                id: *id,
+                sealed: Some(sealed),
+            };
+            let event = Event::ok("rekey", subject.clone(), via);
+            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
+        }
+        for (mac, _) in scan_all(&*txn, Tbl::Tokens)? {
+            txn.remove(Tbl::Tokens, &mac)?;
+            let written = Written {
+                table: Table::Tokens,
+                id: super::tokens::record_id_of(&mac)?,
+                sealed: None,
+            };
+            let event = Event::ok("token_revoke", "", via);
+            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
+            done.tokens_revoked += 1;
+        }
+        if let Relock::NewPassword(..) = relock {
+            let event = Event::ok("passwd", "", via);
+            self.append(&new, &mut *txn, &mut head, &event, None)?;
+        }
+        let event = Event::ok("rekey", "", via);
+        self.append(&new, &mut *txn, &mut head, &event, None)?;
+        txn.commit()?;
+        Ok(done)
+    }
+
+    /// `new_key` wrapped under `password` with a fresh salt at `params` (or
+    /// the current cost): one KDF run, outside any write transaction.
+    fn wrap_anew(
+        &self,
+        new_key: &Key32,
+        password: &SecretString,
+        params: Option<KdfParams>,
+    ) -> Result<Wrapped, VaultError> {
+        if password.expose().trim().is_empty() {
+            return Err(VaultError::EmptyPassword);
+        }
+        let params = match params {
+            Some(p) => p,
+            None => {
+                let current = self
+                    .store
+                    .read()?
+                    .get(Tbl::Meta, meta_key::KDF.as_bytes())?
+                    .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
+                KdfHeader::decode(&current)?.params
+            }
+        };
+        let header = KdfHeader::generate(params)?;
+        let master = kdf::derive_master_key(password, &header)?;
+        let kdf = header.encode();
+        Ok(Wrapped {
+            wrapped: format::wrap_key(&master, new_key, &kdf, self.vault_id.as_bytes())?,
+            kdf,
+        })
+    }
+
+    /// Runs `audit --verify` on the write transaction; any problem refuses
+    /// the rekey (re-sealing vouches for whatever is stored: it must be what
+    /// the trail says was written, or a replayed or planted record would be
+    /// laundered).
+    fn refuse_problems(&self, txn: &dyn Write) -> Result<(), VaultError> {
+        let checked = super::verify::run_on(self, txn)?;
+        if let Some(p) = checked.problems.first() {
+            let what = [p.record.clone(), Some(p.what.clone())]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(VaultError::Corrupt(format!(
+                "audit --verify finds {} problem(s), first: {what}; nothing was rekeyed",
+                checked.problems.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The trail, re-sealed and re-chained under `new`; its new head.
+    fn reseal_trail(
+        &self,
+        txn: &mut dyn Write,
+        new: &VaultKeys,
+        done: &mut Rekeyed,
+    ) -> Result<Head, VaultError> {
+        let mut head = Head {
+            count: 0,
+            last: [0; 32],
+        };
+        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
+            let seq = seq_of(&seq)?;
+            let mut entry: Opened<Entry> =
+                open_record(self.keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)?;
+            entry.meta.prev = audit::hex(&head.last);
+            let sealed = seal_record(
+                new.seal_key(),
+                Kind::Audit,
+                u128::from(seq),
+                &entry.meta,
+                &SecretString::default(),
+                None,
+            )?;
+            txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
+            head.count = seq;
+            head.last = audit::entry_mac(new, &sealed)?;
+            done.entries += 1;
+        }
+        Ok(head)
+    }
+
+    /// Every credential and secret re-sealed under `new`, and the index
+    /// rebuilt under its index key; what was written, for the trail.
+    fn reseal_records(
+        &self,
+        txn: &mut dyn Write,
+        new: &VaultKeys,
+        done: &mut Rekeyed,
+    ) -> Result<Resealed, VaultError> {
+        for (idx, _) in scan_all(&*txn, Tbl::Index)? {
+            txn.remove(Tbl::Index, &idx)?;
+        }
+        let mut resealed = Vec::new();
+        for (tbl, table, kind) in [
+            (Tbl::Credentials, Table::Credentials, Kind::Credential),
+            (Tbl::Secrets, Table::Secrets, Kind::Secret),
+        ] {
+            for (id, sealed) in scan_all(&*txn, tbl)? {
+                let id = id_of(&id)?;
+                let o: Opened<serde_json::Value> =
+                    open_record(self.keys.seal_key(), kind, id, &sealed)?;
+                let text = |k: &str| o.meta[k].as_str().unwrap_or_default().to_owned();
+                let names = match kind {
+                    Kind::Credential => vec![text("service"), text("name")],
+                    _ => vec![text("name")],
+                };
+                let parts: Vec<&str> = names.iter().map(String::as_str).collect();
+                let sealed = seal_record(
+                    new.seal_key(),
+                    kind,
+                    id,
+                    &o.meta,
+                    &o.value,
+                    o.attachment.as_ref(),
+                )?;
+                txn.put(tbl, &id.to_be_bytes(), &sealed)?;
+                txn.put(
+                    Tbl::Index,
+                    &index_key(new, kind, &parts)?,
+                    &id.to_be_bytes(),
+                )?;
+                resealed.push((table, id, names.join("/"), sealed));
+                done.records += 1;
+            }
+        }
+        Ok(resealed)
+    }
+}
