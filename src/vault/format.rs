@@ -32,7 +32,11 @@ pub enum Kind {
     Audit = 4,
 }
 
-const WRAP_MAGIC: &[u8; 8] = b"cvwrap01";
+/// A wrapped key from before the trail was bound to it (format 1 and 2).
+const WRAP_MAGIC_V1: &[u8; 8] = b"cvwrap01";
+/// A wrapped key that also says "this vault keeps an audit trail": its head
+/// can then not be removed (with the trail) to switch every check off.
+const WRAP_MAGIC: &[u8; 8] = b"cvwrap02";
 /// Plaintext of the wrapped key: magic ‖ data key ‖ KDF header ‖ vault id.
 const WRAP_LEN: usize = 8 + 32 + HEADER_LEN + 16;
 
@@ -51,19 +55,22 @@ pub fn wrap_key(
     Ok(seal::seal(master, &plain)?)
 }
 
-/// Opens the wrapped key. A wrong master key is [`VaultError::WrongPassword`];
-/// a header or vault id that differs from the sealed copy is [`VaultError::Corrupt`].
+/// Opens the wrapped key: the data key, and whether the wrap says the vault
+/// keeps an audit trail (every wrap this version writes does; see
+/// [`WRAP_MAGIC`]). A wrong master key is [`VaultError::WrongPassword`]; a
+/// header or vault id that differs from the sealed copy is [`VaultError::Corrupt`].
 pub fn unwrap_key(
     master: &Key32,
     wrapped: &[u8],
     header: &[u8],
     vault_id: &[u8],
-) -> Result<Key32, VaultError> {
+) -> Result<(Key32, bool), VaultError> {
     let plain = seal::open(master, wrapped).map_err(|e| match e {
         CryptoError::DecryptionFailed => VaultError::WrongPassword,
         other => VaultError::Crypto(other),
     })?;
-    if plain.len() != WRAP_LEN || &plain[..8] != WRAP_MAGIC {
+    let binds_trail = plain.get(..8) == Some(&WRAP_MAGIC[..]);
+    if plain.len() != WRAP_LEN || !(binds_trail || &plain[..8] == WRAP_MAGIC_V1) {
         return Err(VaultError::Corrupt(
             "wrapped key has an unknown layout".into(),
         ));
@@ -73,7 +80,9 @@ pub fn unwrap_key(
             "KDF header or vault id differs from the sealed copy".into(),
         ));
     }
-    Key32::from_slice(&plain[8..40]).ok_or_else(|| VaultError::Corrupt("wrapped key length".into()))
+    let key = Key32::from_slice(&plain[8..40])
+        .ok_or_else(|| VaultError::Corrupt("wrapped key length".into()))?;
+    Ok((key, binds_trail))
 }
 
 /// Seals a record: `kind ‖ id ‖ meta_len ‖ meta JSON ‖ value_len ‖ value ‖ attachment`.
@@ -196,9 +205,11 @@ mod tests {
         let data = Key32::random().unwrap();
         let header = [3u8; HEADER_LEN];
         let w = wrap_key(&master, &data, &header, &[1; 16]).unwrap();
-        assert_eq!(
-            unwrap_key(&master, &w, &header, &[1; 16]).unwrap().expose(),
-            data.expose()
+        let (key, binds_trail) = unwrap_key(&master, &w, &header, &[1; 16]).unwrap();
+        assert_eq!(key.expose(), data.expose());
+        assert!(
+            binds_trail,
+            "every wrap this version writes binds the trail"
         );
         assert!(matches!(
             unwrap_key(&master, &w, &[4u8; HEADER_LEN], &[1; 16]),

@@ -280,6 +280,13 @@ impl Vault {
             let mut latest = self.latest();
             if latest.anchored() {
                 latest.sync(&self.keys, &*txn)?;
+            } else if latest.bound()
+                && txn
+                    .get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
+                    .is_none()
+            {
+                // Never start a new trail (a baseline) over a removed one.
+                return Err(trail::removed());
             }
         }
         audit::begin(&self.keys, txn)

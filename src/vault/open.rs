@@ -110,14 +110,69 @@ fn read_meta(txn: &dyn Read, member: Option<&str>) -> Result<Option<Meta>, Vault
     Ok(Some(Meta { vault_id, slot }))
 }
 
+/// A data key as its slot gave it.
+pub(super) struct Derived {
+    key: Key32,
+    /// The slot says the vault keeps an audit trail (a member's slot: team
+    /// vaults always do; a file's wrap from this version on).
+    binds_trail: bool,
+    /// A file's wrap from before the trail was bound, made again under the
+    /// same master key with the binding: written once the vault has a trail.
+    rewrapped: Option<Vec<u8>>,
+}
+
 /// The data key, from the password (one KDF).
-fn data_key(meta: &Meta, password: &SecretString) -> Result<Key32, VaultError> {
+fn data_key(meta: &Meta, password: &SecretString) -> Result<Derived, VaultError> {
     match &meta.slot {
         Slot::Password { kdf, wrapped } => {
             let master = kdf::derive_master_key(password, &KdfHeader::decode(kdf)?)?;
-            format::unwrap_key(&master, wrapped, kdf, &meta.vault_id)
+            let (key, binds_trail) = format::unwrap_key(&master, wrapped, kdf, &meta.vault_id)?;
+            let rewrapped = match binds_trail {
+                true => None,
+                false => {
+                    let header = <[u8; kdf::HEADER_LEN]>::try_from(kdf.as_slice())
+                        .map_err(|_| VaultError::Corrupt("KDF header length".into()))?;
+                    Some(format::wrap_key(&master, &key, &header, &meta.vault_id)?)
+                }
+            };
+            Ok(Derived {
+                key,
+                binds_trail,
+                rewrapped,
+            })
         }
-        Slot::Member { name, slot } => members::open_slot(slot, password, &meta.vault_id, name),
+        Slot::Member { name, slot } => Ok(Derived {
+            key: members::open_slot(slot, password, &meta.vault_id, name)?,
+            binds_trail: true,
+            rewrapped: None,
+        }),
+    }
+}
+
+/// Writes `rewrapped` over the file's wrapped key `was` (unless a passwd
+/// replaced it meanwhile): from now on the trail cannot be removed unseen.
+/// Best effort: a vault busy now gets it at a later unlock.
+fn bind_trail(store: &dyn Store, was: &[u8], rewrapped: &[u8]) -> Option<Vec<u8>> {
+    let done = (|| -> Result<bool, VaultError> {
+        let mut txn = store.write()?;
+        if txn
+            .get(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes())?
+            .as_deref()
+            != Some(was)
+        {
+            return Ok(false);
+        }
+        txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), rewrapped)?;
+        txn.commit()?;
+        Ok(true)
+    })();
+    match done {
+        Ok(true) => Some(rewrapped.to_vec()),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::warn!("could not bind the audit trail to the wrapped key yet: {e}");
+            None
+        }
     }
 }
 
@@ -263,8 +318,8 @@ impl Vault {
                 let meta = read_meta(&file::reader(ro.begin_read()?), member)?
                     .ok_or_else(not_initialised)?;
                 drop(ro);
-                let key = data_key(&meta, password)?;
-                Some((meta.slot.fingerprint(), key))
+                let derived = data_key(&meta, password)?;
+                Some((meta.slot.fingerprint(), derived))
             }
             // A file left mid-recovery by a killed writer cannot be opened
             // read-only; the read-write open below repairs it first.
@@ -325,7 +380,7 @@ impl Vault {
         store: Box<dyn Store>,
         password: &SecretString,
         member: Option<&str>,
-        known: Option<(Vec<u8>, Key32)>,
+        known: Option<(Vec<u8>, Derived)>,
     ) -> Result<Self, VaultError> {
         let (meta, head) = {
             let txn = store.read()?;
@@ -334,12 +389,22 @@ impl Vault {
             (meta, txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
         };
         let mut latest = trail::Latest::default();
-        let data_key = match known {
-            Some((fingerprint, key)) if fingerprint == meta.slot.fingerprint() => key,
+        let derived = match known {
+            Some((fingerprint, derived)) if fingerprint == meta.slot.fingerprint() => derived,
             _ => data_key(&meta, password)?,
         };
+        let data_key = derived.key;
         let keys = VaultKeys::derive(&data_key)?;
-        let slot = meta.slot.fingerprint();
+        let mut slot = meta.slot.fingerprint();
+        // A key that says the vault keeps a trail, and no trail: lists and
+        // `audit --verify` still work; every use and write is refused.
+        latest.bind_trail(derived.binds_trail);
+        if let (Some(rewrapped), Some(_), Slot::Password { kdf, wrapped }) =
+            (&derived.rewrapped, &head, &meta.slot)
+            && bind_trail(&*store, wrapped, rewrapped).is_some()
+        {
+            slot = [kdf.as_slice(), rewrapped].concat();
+        }
         let member = match meta.slot {
             Slot::Member { name, slot } => {
                 // Prove the key is the vault's current one (a slot saved from
@@ -351,6 +416,7 @@ impl Vault {
                     )));
                 }
                 latest = slot_in_trail(&*store, &keys, &name, &slot)?;
+                latest.bind_trail(true);
                 Some(name)
             }
             Slot::Password { .. } => None,

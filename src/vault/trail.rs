@@ -45,6 +45,15 @@ pub(super) struct Latest {
     untracked: bool,
     /// Whether [`Latest::sync`] has succeeded once.
     read: bool,
+    /// The vault's key says it keeps a trail: a missing head is tampering.
+    bound: bool,
+}
+
+/// The error for a vault whose key says it keeps a trail, without one.
+pub(super) fn removed() -> VaultError {
+    VaultError::Tampered(
+        "the audit trail was removed from this vault (its key says it keeps one): refused, nothing was sent or written; restore the vault from a backup (credvault audit --verify says what is wrong)".into(),
+    )
 }
 
 fn broken() -> VaultError {
@@ -80,6 +89,7 @@ impl Latest {
         let head = match txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
             Some(sealed) => audit::open_current_head(keys, &sealed)?,
             None if self.count > 0 => return Err(rolled_back()),
+            None if self.bound => return Err(removed()),
             None => {
                 self.untracked = true;
                 self.read = true;
@@ -96,6 +106,16 @@ impl Latest {
         }
         self.read = true;
         Ok(())
+    }
+
+    /// Says whether the vault's key binds a trail (see [`Latest::bound`]).
+    pub(super) fn bind_trail(&mut self, bound: bool) {
+        self.bound = bound;
+    }
+
+    /// Whether the vault's key says it keeps a trail.
+    pub(super) fn bound(&self) -> bool {
+        self.bound
     }
 
     /// Whether it has read the trail (a later check then needs only what

@@ -66,7 +66,15 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
     let head = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
     let trail = scan_all(txn, Tbl::Audit)?;
     let trail_rows = trail.len();
+    let bound = v.latest().bound();
     let head = match head {
+        None if bound => {
+            r.record(
+                "audit head".into(),
+                "is missing, and the vault's key says it keeps a trail: the trail was removed (or the format version lowered) outside credvault".into(),
+            );
+            None
+        }
         // Format 1 with no trail: the first write starts it.
         None if format < 2 && trail_rows == 0 => return Ok(r.out),
         None if format < 2 => {

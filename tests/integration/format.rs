@@ -12,13 +12,13 @@ use serde_json::json;
 
 use crate::common::{Env, contains};
 
-const FIXTURE_PASSWORD: &str = "fixture password v1";
+pub const FIXTURE_PASSWORD: &str = "fixture password v1";
 
-fn fixture() -> PathBuf {
+pub fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vault-v1.redb")
 }
 
-fn store(v: &Vault, service: &str, name: &str, ty: &str, value: &str) {
+pub fn store(v: &Vault, service: &str, name: &str, ty: &str, value: &str) {
     let args = json!({"service_id": service, "credential_type": ty, "credential_value": value, "name": name});
     v.store_credential(
         &validate::store_credential(args.as_object().unwrap().clone()).unwrap(),

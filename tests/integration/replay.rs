@@ -589,3 +589,117 @@ async fn a_revoked_token_put_back_authenticates_nobody() {
         "a revoked token put back must not authenticate"
     );
 }
+
+/// Removes the whole trail from a vault file and says format 1 (no trail
+/// yet): what a file writer would do to switch every check off.
+fn remove_the_trail(path: &Path) {
+    use credvault::store::redb::{AUDIT, META};
+    use redb::ReadableTableMetadata;
+    let db = crate::tamper::raw_db(path);
+    let txn = db.begin_write().unwrap();
+    {
+        let mut audit = txn.open_table(AUDIT).unwrap();
+        while audit.len().unwrap() > 0 {
+            audit.pop_last().unwrap();
+        }
+        let mut meta = txn.open_table(META).unwrap();
+        meta.remove("audit_head").unwrap();
+        meta.insert("format_version", 1u32.to_le_bytes().as_slice())
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+/// With the trail gone, a replayed record would pass every check (there is
+/// nothing to compare with): the wrapped key says the vault keeps a trail,
+/// so it does not open at all.
+#[test]
+fn removing_the_trail_does_not_switch_the_checks_off() {
+    let env = Env::new();
+    stdout_ok(&env.run(&["init"], ""));
+    let store = |v: &str| {
+        stdout_ok(&env.run(
+            &[
+                "store",
+                "--service",
+                "custom.x",
+                "--allow-host",
+                "127.0.0.1:9",
+            ],
+            v,
+        ))
+    };
+    store(&marked_value("old"));
+    let old = crate::tamper::records(&env.vault);
+    store(&marked_value("new"));
+    crate::tamper::put(&env.vault, old[0].0, &old[0].1);
+    remove_the_trail(&env.vault);
+    let ran = s_marker();
+    let o = env.run(
+        &[
+            "exec",
+            "--env",
+            "T=custom.x",
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {}", ran.display()),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        stderr(&o).contains("audit trail was removed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!ran.exists(), "the program must not run");
+    // Nor does a write start a new trail (a baseline of the replayed row).
+    let o = env.run(
+        &["secret", "create", "--name", "AFTER", "--provider", "x"],
+        "sk-after-removal-1",
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let o = env.run(&["audit", "--verify"], "");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        stderr(&o).contains("the trail was removed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A vault written before the binding (the format-1 fixture, its wrapped key
+/// from then) gets it at the first unlock after it has a trail.
+#[test]
+fn an_older_vault_file_gets_the_trail_bound_to_its_key() {
+    use credvault::{SecretString, Vault, VaultError};
+    let env = Env::new();
+    std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
+    std::fs::copy(crate::format::fixture(), &env.vault).unwrap();
+    std::fs::set_permissions(
+        &env.vault,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let pw = SecretString::from(crate::format::FIXTURE_PASSWORD);
+    let v = Vault::open(&env.vault, &pw).unwrap();
+    crate::format::store(&v, "openai", "primary", "api_key", "sk-fixture-replaced");
+    drop(v);
+    drop(Vault::open(&env.vault, &pw).unwrap()); // has a trail now: binds it
+    remove_the_trail(&env.vault);
+    let v = Vault::open(&env.vault, &pw).unwrap();
+    let report = v.verify_audit().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.what.contains("the trail was removed")),
+        "{:?}",
+        report.problems
+    );
+    match v.credential_for_use("openai", "primary") {
+        Err(VaultError::Tampered(m)) => assert!(m.contains("audit trail was removed"), "{m}"),
+        other => panic!("used without its trail: {:?}", other.map(|o| o.is_some())),
+    }
+}
