@@ -85,6 +85,9 @@ pub mod meta_key {
     pub const BOX_KEY: &str = "box_key";
     /// Team vaults: the member a process opens when none is named.
     pub const DEFAULT_MEMBER: &str = "default_member";
+    /// A sealed summary of the trail up to some entry (see `vault::trail`):
+    /// a process starts from it instead of reading every entry.
+    pub const TRAIL_CHECKPOINT: &str = "trail_checkpoint";
 }
 
 /// Where a vault lives.

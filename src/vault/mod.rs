@@ -258,8 +258,32 @@ impl Vault {
     /// that later checks read only what is appended, and a trail cut back or
     /// replaced under this process from here on is refused.
     pub fn warm_trail(&self) -> Result<(), VaultError> {
-        let txn = self.store.read()?;
-        self.latest().sync(&self.keys, &*txn)
+        {
+            let txn = self.store.read()?;
+            self.latest().sync(&self.keys, &*txn)?;
+        }
+        self.checkpoint_if_due();
+        Ok(())
+    }
+
+    /// Saves the trail's checkpoint when this process has read enough
+    /// entries past the last one (see [`trail`]), so the next process starts
+    /// there. Best effort, in a transaction of its own: call it with no other
+    /// transaction open.
+    fn checkpoint_if_due(&self) {
+        let Some((count, sealed)) = self.latest().checkpoint_due(&self.keys) else {
+            return;
+        };
+        let saved = (|| -> Result<(), VaultError> {
+            let mut txn = self.store.write()?;
+            let key = crate::store::meta_key::TRAIL_CHECKPOINT.as_bytes();
+            txn.put(Tbl::Meta, key, &sealed)?;
+            txn.commit()
+        })();
+        match saved {
+            Ok(()) => self.latest().saved_at(count),
+            Err(e) => tracing::debug!("the trail's checkpoint was not saved: {e}"),
+        }
     }
 
     /// [`Self::warm_trail`] unless it has read the trail already: before a

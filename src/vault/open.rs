@@ -421,7 +421,7 @@ impl Vault {
             }
             Slot::Password { .. } => None,
         };
-        Ok(Self {
+        let vault = Self {
             keys,
             data_key,
             listing: Default::default(),
@@ -430,7 +430,10 @@ impl Vault {
             member,
             trail: std::sync::Mutex::new(latest),
             slot,
-        })
+        };
+        // A team vault read its trail to check the slot: save what it read.
+        vault.checkpoint_if_due();
+        Ok(vault)
     }
 
     /// Creates a team vault in `store` (already holding the store's schema),

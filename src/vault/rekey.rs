@@ -122,6 +122,9 @@ impl Vault {
                 txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), &w.wrapped)?;
             }
         }
+        // The trail's checkpoint is sealed under the old key: the next
+        // process reads the re-chained trail and saves a new one.
+        txn.remove(Tbl::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())?;
         let mut head = self.reseal_trail(&mut *txn, &new, &mut done)?;
         let resealed = self.reseal_records(&mut *txn, &new, &mut done)?;
         for (table, id, subject, sealed) in reboxed.iter().chain(&resealed) {

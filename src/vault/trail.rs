@@ -11,10 +11,18 @@
 //! A process keeps the map `record → keyed hash of its last written version`
 //! and brings it up to the head on each check: the entries appended since
 //! (usually one or two) are opened and chained onto the last one it read,
-//! so a use costs one head read plus the new entries, and the first use after
-//! start reads the whole trail once. Anything that does not chain from what
-//! it read before (a rekey re-chained it, or it was altered) is read again
-//! from the first entry; a trail that does not end at its head is an error.
+//! so a use costs one head read plus the new entries. A trail that no longer
+//! continues from what it read (cut back, or put back to an older copy and
+//! written since) is refused; one that does not end at its head is an error.
+//!
+//! The first read after start begins at the trail's *checkpoint* when there
+//! is one: the map as of entry `n`, sealed under the data key in `meta`
+//! (written by a process that has just read [`CHECKPOINT_EVERY`] or more
+//! entries past the last one). It is used only when entry `n` as stored
+//! hashes to the value it names — so it summarises exactly the entries
+//! before it, which chain into entry `n` — and reading goes on from there; an
+//! older checkpoint put back only means more entries to read, and one that
+//! does not open (another key: a rekey) or does not match is ignored.
 
 use std::collections::HashMap;
 
@@ -29,6 +37,20 @@ use crate::store::{Read, Table as Tbl, meta_key};
 
 /// Entries read per scan while catching up.
 const BATCH: usize = 1024;
+
+const CHECKPOINT_MAGIC: &[u8; 8] = b"cvckpt01";
+
+/// Entries read past the checkpoint after which a new one is saved.
+pub(super) const CHECKPOINT_EVERY: u64 = 1024;
+
+/// What the checkpoint seals (JSON, then sealed like a record's plaintext).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    count: u64,
+    last: String,
+    members: bool,
+    written: Vec<(Table, String, String)>,
+}
 
 /// The last written version of every record the trail names.
 #[derive(Default)]
@@ -47,6 +69,8 @@ pub(super) struct Latest {
     read: bool,
     /// The vault's key says it keeps a trail: a missing head is tampering.
     bound: bool,
+    /// The entry count of the checkpoint it started from or last saved.
+    saved: u64,
 }
 
 /// The error for a vault whose key says it keeps a trail, without one.
@@ -100,12 +124,83 @@ impl Latest {
             return Err(rolled_back());
         }
         self.untracked = false;
+        if !self.read && self.count == 0 && head.count > CHECKPOINT_EVERY {
+            self.start_from_checkpoint(keys, txn, &head);
+        }
         if !(self.count == head.count && self.last == head.last) {
             // Entries read before a failure were checked: keep them.
             self.extend(keys, txn, &head)?;
         }
         self.read = true;
         Ok(())
+    }
+
+    /// Takes the checkpoint's map when it opens under `keys`, is not past
+    /// `head`, and the stored entry it ends at hashes to what it names.
+    fn start_from_checkpoint(&mut self, keys: &VaultKeys, txn: &(impl Read + ?Sized), head: &Head) {
+        let found = (|| -> Option<Checkpoint> {
+            let sealed = txn
+                .get(Tbl::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())
+                .ok()??;
+            let plain = crate::crypto::seal::open(keys.seal_key(), &sealed).ok()?;
+            let c: Checkpoint = serde_json::from_slice(plain.get(8..)?).ok()?;
+            if plain.get(..8)? != CHECKPOINT_MAGIC || c.count == 0 || c.count > head.count {
+                return None;
+            }
+            let entry = txn.get(Tbl::Audit, &c.count.to_be_bytes()).ok()??;
+            let mac = audit::entry_mac(keys, &entry).ok()?;
+            bool::from(audit::hex(&mac).as_bytes().ct_eq(c.last.as_bytes())).then_some(c)
+        })();
+        let Some(c) = found else {
+            return;
+        };
+        let mut last = [0u8; 32];
+        for (i, b) in last.iter_mut().enumerate() {
+            match c
+                .last
+                .get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(v) => *b = v,
+                None => return,
+            }
+        }
+        self.count = c.count;
+        self.last = last;
+        self.members = c.members;
+        self.written = c
+            .written
+            .into_iter()
+            .map(|(t, id, mac)| ((t, id), mac))
+            .collect();
+        self.saved = c.count;
+    }
+
+    /// A checkpoint of what it has read, sealed under `keys`, when it has
+    /// read [`CHECKPOINT_EVERY`] entries or more past the last one.
+    pub(super) fn checkpoint_due(&self, keys: &VaultKeys) -> Option<(u64, Vec<u8>)> {
+        if !self.read || self.untracked || self.count < self.saved + CHECKPOINT_EVERY {
+            return None;
+        }
+        let c = Checkpoint {
+            count: self.count,
+            last: audit::hex(&self.last),
+            members: self.members,
+            written: self
+                .written
+                .iter()
+                .map(|((t, id), mac)| (*t, id.clone(), mac.clone()))
+                .collect(),
+        };
+        let json = serde_json::to_vec(&c).ok()?;
+        let plain = [&CHECKPOINT_MAGIC[..], &json].concat();
+        let sealed = crate::crypto::seal::seal(keys.seal_key(), &plain).ok()?;
+        Some((self.count, sealed))
+    }
+
+    /// Notes that a checkpoint at `count` was saved.
+    pub(super) fn saved_at(&mut self, count: u64) {
+        self.saved = self.saved.max(count);
     }
 
     /// Says whether the vault's key binds a trail (see [`Latest::bound`]).

@@ -91,21 +91,25 @@ impl Vault {
         matches: impl FnOnce(&M) -> bool,
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
         let idx = self.index_key(kind, names)?;
-        let txn = self.store.read()?;
-        let found = self.indexed(&*txn, kind, &idx, matches)?;
-        if let Some((id, sealed, _)) = &found {
-            // Before the value goes anywhere: the version the trail wrote.
-            let what = format!("{} {}", kind_noun(kind), names.join("/"));
-            self.check_written(&*txn, table_of(kind), *id, sealed, &what)?;
-        }
-        if found.is_none() {
-            // After a rekey by another process every name misses under this
-            // process's index key: say so rather than "not found".
-            self.check_head(
-                txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
-                    .as_deref(),
-            )?;
-        }
+        let found = {
+            let txn = self.store.read()?;
+            let found = self.indexed(&*txn, kind, &idx, matches)?;
+            if let Some((id, sealed, _)) = &found {
+                // Before the value goes anywhere: the version the trail wrote.
+                let what = format!("{} {}", kind_noun(kind), names.join("/"));
+                self.check_written(&*txn, table_of(kind), *id, sealed, &what)?;
+            }
+            if found.is_none() {
+                // After a rekey by another process every name misses under this
+                // process's index key: say so rather than "not found".
+                self.check_head(
+                    txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
+                        .as_deref(),
+                )?;
+            }
+            found
+        };
+        self.checkpoint_if_due();
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
 
@@ -142,16 +146,19 @@ impl Vault {
     /// Every secret with its value (`exec --all-secrets`), oldest first.
     pub fn all_secrets_for_use(&self) -> Result<Vec<(Secret, SecretString, UseStamp)>, VaultError> {
         let mut out = Vec::new();
-        let txn = self.store.read()?;
-        for (id, sealed) in scan_all(&*txn, Tbl::Secrets)? {
-            let id = super::id_of(&id)?;
-            let opened: Opened<SecretRecord> =
-                open_record(self.keys.seal_key(), Kind::Secret, id, &sealed)?;
-            let what = format!("secret {}", opened.meta.name);
-            self.check_written(&*txn, Table::Secrets, id, &sealed, &what)?;
-            let stamp = UseStamp::of(&sealed);
-            out.push((secret(id, opened.meta), opened.value, stamp));
+        {
+            let txn = self.store.read()?;
+            for (id, sealed) in scan_all(&*txn, Tbl::Secrets)? {
+                let id = super::id_of(&id)?;
+                let opened: Opened<SecretRecord> =
+                    open_record(self.keys.seal_key(), Kind::Secret, id, &sealed)?;
+                let what = format!("secret {}", opened.meta.name);
+                self.check_written(&*txn, Table::Secrets, id, &sealed, &what)?;
+                let stamp = UseStamp::of(&sealed);
+                out.push((secret(id, opened.meta), opened.value, stamp));
+            }
         }
+        self.checkpoint_if_due();
         out.sort_by_key(|(s, _, _)| (s.created_at, s.id));
         Ok(out)
     }

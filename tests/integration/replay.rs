@@ -703,3 +703,92 @@ fn an_older_vault_file_gets_the_trail_bound_to_its_key() {
         other => panic!("used without its trail: {:?}", other.map(|o| o.is_some())),
     }
 }
+
+/// The trail's checkpoint: a fresh process starts from it instead of reading
+/// every entry (shown by an entry before it altered afterwards: a use does
+/// not read it again, `--verify` still does), and a record put back across
+/// it is still refused.
+#[test]
+fn a_checkpoint_spares_the_first_read_and_still_refuses_a_replay() {
+    use credvault::store::redb::{AUDIT, META};
+    use credvault::{KdfParams, SecretString, Vault, VaultError, validate};
+    use redb::{ReadableDatabase, ReadableTable};
+    let env = Env::new();
+    let pw = SecretString::from(crate::common::PASSWORD);
+    let cheap = KdfParams {
+        m_kib: KdfParams::MIN_M_KIB,
+        t: 1,
+        p: 1,
+    };
+    let store = |v: &Vault, service: &str, value: &str| {
+        let args = json!({"service_id": service, "credential_type": "api_key",
+            "credential_value": value, "allowed_hosts": ["127.0.0.1:9"]});
+        let req = validate::store_credential(args.as_object().unwrap().clone()).unwrap();
+        v.store_credential(&req, "test").unwrap();
+    };
+    let v = Vault::create(&env.vault, &pw, cheap).unwrap();
+    store(&v, "custom.x", "sk-old-value-xxxxxxxx");
+    store(&v, "custom.y", "sk-untouched-yyyyyyyy");
+    drop(v);
+    let old = crate::tamper::records(&env.vault);
+    let v = Vault::open(&env.vault, &pw).unwrap();
+    for i in 0..1100 {
+        let args =
+            json!({"name": format!("S{i}"), "provider": "x", "value": "sk-filler-value-000"});
+        let req = validate::create_secret(args.as_object().unwrap().clone()).unwrap();
+        v.create_secret(&req, "test").unwrap();
+    }
+    store(&v, "custom.x", "sk-new-value-zzzzzzzz");
+    drop(v);
+    // A fresh process reads the whole trail once and saves the checkpoint.
+    Vault::open(&env.vault, &pw).unwrap().warm_trail().unwrap();
+    let has_checkpoint = {
+        let db = crate::tamper::raw_db(&env.vault);
+        let txn = db.begin_read().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        meta.get("trail_checkpoint").unwrap().is_some()
+    };
+    assert!(has_checkpoint, "a checkpoint after 1,100 entries");
+    // custom.x's old row put back; entry #2 (before the checkpoint) altered.
+    let x = old.iter().find(|(id, _)| {
+        let v = Vault::open(&env.vault, &pw).unwrap();
+        v.list_credentials(None)
+            .unwrap()
+            .iter()
+            .any(|c| c.id.as_u128() == *id && c.service == "custom.x")
+    });
+    let (id, row) = x.unwrap();
+    crate::tamper::put(&env.vault, *id, row);
+    {
+        let db = crate::tamper::raw_db(&env.vault);
+        let txn = db.begin_write().unwrap();
+        {
+            let mut audit = txn.open_table(AUDIT).unwrap();
+            let mut entry = audit.get(2).unwrap().unwrap().value().to_vec();
+            let n = entry.len();
+            entry[n - 1] ^= 1;
+            audit.insert(2, entry.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let v = Vault::open(&env.vault, &pw).unwrap();
+    match v.credential_for_use("custom.x", "default") {
+        Err(VaultError::Tampered(m)) => assert!(m.contains(TAMPERED), "{m}"),
+        other => panic!(
+            "the replayed row was accepted: {:?}",
+            other.map(|o| o.is_some())
+        ),
+    }
+    assert!(
+        v.credential_for_use("custom.y", "default")
+            .unwrap()
+            .is_some(),
+        "started from the checkpoint: entry #2 was not read again"
+    );
+    let report = v.verify_audit().unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.entry == Some(2)),
+        "{:?}",
+        report.problems
+    );
+}
