@@ -18,6 +18,7 @@ mod http;
 mod leaks;
 mod lifecycle;
 mod listing;
+mod manual;
 mod multiproc;
 mod pgcluster;
 mod pipes;
