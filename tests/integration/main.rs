@@ -20,6 +20,7 @@ mod lifecycle;
 mod listing;
 mod manual;
 mod multiproc;
+mod packaging;
 mod pgcluster;
 mod pipes;
 mod powercut;
