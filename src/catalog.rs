@@ -105,6 +105,33 @@ pub fn provider(id: &str) -> Option<&'static Provider> {
     PROVIDERS.iter().find(|p| p.id == id)
 }
 
+/// The provider `credvault secret create NAME` files a secret under when none is
+/// given: the catalog id NAME starts with (`OPENAI_API_KEY`: openai,
+/// `AZURE_OPENAI_KEY`: azure-openai; `GH_`, `HF_` and `GEMINI_` name github,
+/// huggingface and google), else NAME's first word in lower case
+/// (`ACME_API_KEY`: acme), else `custom`.
+pub fn provider_for_secret_name(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    let mut words = lower.split('_');
+    let first = words.next().unwrap_or_default();
+    if let Some(second) = words.next()
+        && let Some(p) = provider(&format!("{first}-{second}"))
+    {
+        return p.id.to_owned();
+    }
+    let alias = match first {
+        "gh" => "github",
+        "hf" => "huggingface",
+        "gemini" => "google",
+        other => other,
+    };
+    match provider(alias) {
+        Some(p) => p.id.to_owned(),
+        None if is_custom_name(first) => first.to_owned(),
+        None => "custom".to_owned(),
+    }
+}
+
 /// A resolved service: a catalog provider or a `custom.<name>` service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
@@ -180,6 +207,26 @@ mod tests {
             assert!(SERVICE_HELP.contains(id), "{id} missing from help");
         }
         assert!(PROVIDERS.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    #[test]
+    fn a_secret_name_suggests_its_provider() {
+        for (name, want) in [
+            ("OPENAI_API_KEY", "openai"),
+            ("ANTHROPIC_API_KEY", "anthropic"),
+            ("AZURE_OPENAI_API_KEY", "azure-openai"),
+            ("GITHUB_TOKEN", "github"),
+            ("GH_TOKEN", "github"),
+            ("HF_TOKEN", "huggingface"),
+            ("GEMINI_API_KEY", "google"),
+            ("stripe_secret", "stripe"),
+            ("ACME_API_KEY", "acme"),
+            ("DATABASE_URL", "database"),
+            ("TOKEN", "token"),
+            ("_PRIVATE", "custom"),
+        ] {
+            assert_eq!(provider_for_secret_name(name), want, "{name}");
+        }
     }
 
     #[test]

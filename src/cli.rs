@@ -205,6 +205,14 @@ pub enum Command {
     /// of the vault taken before then opens only what that copy held.
     /// Restart running credvault processes afterwards.
     Rekey,
+    /// Print a shell completion script, e.g. credvault completions bash > ~/.local/share/bash-completion/completions/credvault
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. credvault man > ~/.local/share/man/man1/credvault.1
+    Man,
 }
 
 /// `member` subcommands.
@@ -291,11 +299,20 @@ pub enum SecretCommand {
     /// Create a named secret; the value is read from a prompt or stdin
     Create {
         /// Environment-variable name, e.g. OPENAI_API_KEY
+        #[arg(
+            value_name = "NAME",
+            required_unless_present = "name_option",
+            conflicts_with = "name_option"
+        )]
+        name: Option<String>,
+        /// NAME as an option (the older spelling; still accepted)
+        #[arg(long = "name", id = "name_option", value_name = "NAME", hide = true)]
+        name_option: Option<String>,
+        /// Provider id or slug [default: the catalog id NAME starts with
+        /// (OPENAI_API_KEY: openai, GH_TOKEN: github), else NAME's first word
+        /// in lower case (ACME_API_KEY: acme)]
         #[arg(long)]
-        name: String,
-        /// Provider id or slug
-        #[arg(long)]
-        provider: String,
+        provider: Option<String>,
     },
     /// List secrets: name, provider, masked value, times (never values)
     List {

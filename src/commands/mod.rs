@@ -17,6 +17,7 @@ use crate::validate;
 use crate::vault::Vault;
 
 mod lifecycle;
+mod manual;
 mod team;
 
 /// Why a command failed; decides the exit code.
@@ -145,6 +146,12 @@ impl Settings {
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, CliError> {
+    // Generated from the clap definitions: no vault, no home directory needed.
+    match cli.command {
+        Command::Completions { shell } => return manual::completions(shell),
+        Command::Man => return manual::man_page(),
+        _ => {}
+    }
     // Every command may hold keys or values: no core dumps, no same-user ptrace.
     harden_process();
     let settings = Settings::resolve(&cli)?;
@@ -204,6 +211,9 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
         Command::Rekey => lifecycle::rekey(settings),
         Command::List { json, service } => list(settings, json, service),
         Command::Exec(_) => Err(CliError::Usage("exec is run separately".into())),
+        Command::Completions { .. } | Command::Man => Err(CliError::Usage(
+            "completions and man are run separately".into(),
+        )),
         Command::Store {
             service,
             credential_type,
@@ -246,7 +256,15 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Secret(SecretCommand::Create { name, provider }) => {
+        Command::Secret(SecretCommand::Create {
+            name,
+            name_option,
+            provider,
+        }) => {
+            // NAME or --name (clap refuses both); no --provider: guessed from NAME.
+            let name = name.or(name_option).unwrap_or_default();
+            let provider =
+                provider.unwrap_or_else(|| crate::catalog::provider_for_secret_name(&name));
             let mut args = Map::new();
             args.insert("name".into(), json!(name));
             args.insert("provider".into(), json!(provider));

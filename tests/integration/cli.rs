@@ -152,3 +152,85 @@ fn out_of_range_kdf_flags_are_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!env.vault.exists());
 }
+
+#[test]
+fn secret_create_takes_the_name_like_rotate_and_delete() {
+    let env = Env::new();
+    env.run(&["init"], "");
+    // NAME positional, as `secret rotate NAME` and `secret delete NAME`; the
+    // provider comes from the name when --provider is not given.
+    let o = env.run(
+        &["secret", "create", "OPENAI_API_KEY"],
+        "sk-positional-0123456789",
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).starts_with("created OPENAI_API_KEY sk-pos••••"));
+    let o = env.run(
+        &["secret", "create", "ACME_API_KEY"],
+        "acme-value-0123456789",
+    );
+    assert!(o.status.success(), "{o:?}");
+    // --name still works, and --provider still wins.
+    let o = env.run(
+        &[
+            "secret",
+            "create",
+            "--name",
+            "GH_TOKEN",
+            "--provider",
+            "custom",
+        ],
+        "ghp_option_0123456789",
+    );
+    assert!(o.status.success(), "{o:?}");
+    let o = env.run(&["secret", "list", "--json"], "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut got: Vec<(String, String)> = v["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["provider"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("ACME_API_KEY".into(), "acme".into()),
+            ("GH_TOKEN".into(), "custom".into()),
+            ("OPENAI_API_KEY".into(), "openai".into()),
+        ]
+    );
+    // The same names as rotate and delete take.
+    assert!(
+        env.run(
+            &["secret", "rotate", "ACME_API_KEY"],
+            "acme-rotated-0123456789"
+        )
+        .status
+        .success()
+    );
+    assert!(
+        env.run(&["secret", "delete", "ACME_API_KEY"], "")
+            .status
+            .success()
+    );
+    // Both spellings at once, or neither, is a usage error (exit 2) that stores nothing.
+    let before = env.file_bytes();
+    for args in [
+        &["secret", "create", "A_KEY", "--name", "B_KEY"][..],
+        &["secret", "create"][..],
+        &["secret", "create", "--provider", "openai"][..],
+    ] {
+        let o = env.run(args, "value-0123456789");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+    }
+    assert!(
+        env.file_bytes() == before,
+        "a usage error changed the vault"
+    );
+}
