@@ -47,6 +47,11 @@ pub enum VaultError {
     /// replayed or planted outside credvault. Nothing was used or written.
     #[error("vault integrity check failed: {0}")]
     Tampered(String),
+    /// A read saw an older state of the trail than this process has already
+    /// checked (another thread read a newer one meanwhile): read again. Uses
+    /// retry it; if it persists it is answered as `vault_busy`.
+    #[error("the vault changed while it was being read; retry")]
+    Stale,
     /// The file was written by a newer credvault.
     #[error(
         "the vault format version is {found}, this credvault reads up to {supported}: upgrade credvault"
@@ -234,7 +239,7 @@ impl From<&VaultError> for ApiError {
             | VaultError::NoPassword
             | VaultError::EmptyPassword
             | VaultError::NoMember(_) => Self::new(423, "vault_locked", e.to_string()),
-            VaultError::Busy => Self::new(503, "vault_busy", e.to_string()),
+            VaultError::Busy | VaultError::Stale => Self::new(503, "vault_busy", e.to_string()),
             VaultError::StoreUnavailable(_) => Self::new(503, "store_unavailable", e.to_string()),
             VaultError::SecretExists(_) => Self::new(
                 409,

@@ -258,12 +258,26 @@ impl Vault {
     /// that later checks read only what is appended, and a trail cut back or
     /// replaced under this process from here on is refused.
     pub fn warm_trail(&self) -> Result<(), VaultError> {
-        {
+        self.reading(|| {
             let txn = self.store.read()?;
-            self.latest().sync(&self.keys, &*txn)?;
-        }
+            self.latest().sync(&self.keys, &*txn)
+        })?;
         self.checkpoint_if_due();
         Ok(())
+    }
+
+    /// Runs `read` (a read transaction that checks against the trail)
+    /// again while its snapshot turns out older than what another thread of
+    /// this process has already read ([`VaultError::Stale`]); a few times at
+    /// most, then the error (answered as `vault_busy`).
+    fn reading<T>(&self, mut read: impl FnMut() -> Result<T, VaultError>) -> Result<T, VaultError> {
+        for _ in 0..16 {
+            match read() {
+                Err(VaultError::Stale) => std::thread::yield_now(),
+                done => return done,
+            }
+        }
+        read()
     }
 
     /// Saves the trail's checkpoint when this process has read enough

@@ -117,6 +117,12 @@ impl Vault {
     /// a revocation by another process takes effect at once.
     pub fn check_token(&self, presented: &str) -> Result<Option<TokenInfo>, VaultError> {
         let mac = self.keys.token_mac(presented.as_bytes())?;
+        self.reading(|| self.token_of(&mac))
+    }
+
+    /// [`Self::check_token`] for the token whose keyed hash is `mac`.
+    fn token_of(&self, mac: &[u8; 32]) -> Result<Option<TokenInfo>, VaultError> {
+        let mac = *mac;
         let txn = self.store.read()?;
         let Some(sealed) = txn.get(Tbl::Tokens, &mac)? else {
             return Ok(None);

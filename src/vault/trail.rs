@@ -71,7 +71,13 @@ pub(super) struct Latest {
     bound: bool,
     /// The entry count of the checkpoint it started from or last saved.
     saved: u64,
+    /// (count, hash of that entry) of the last [`RECENT`] entries read: a
+    /// snapshot with one of these heads is older, not rolled back.
+    recent: std::collections::VecDeque<(u64, [u8; 32])>,
 }
+
+/// How many recent heads [`Latest`] remembers.
+const RECENT: usize = 4096;
 
 /// The error for a vault whose key says it keeps a trail, without one.
 pub(super) fn removed() -> VaultError {
@@ -121,7 +127,19 @@ impl Latest {
             }
         };
         if head.count < self.count {
-            return Err(rolled_back());
+            // Another thread of this process may have read a newer state
+            // than this transaction's snapshot: an older snapshot of the
+            // same trail is not a rollback, but a check against it would
+            // compare with newer versions. The caller reads again.
+            let seen = self
+                .recent
+                .iter()
+                .any(|(n, last)| *n == head.count && *last == head.last);
+            return Err(if seen {
+                VaultError::Stale
+            } else {
+                rolled_back()
+            });
         }
         self.untracked = false;
         if !self.read && self.count == 0 && head.count > CHECKPOINT_EVERY {
@@ -174,6 +192,14 @@ impl Latest {
             .map(|(t, id, mac)| ((t, id), mac))
             .collect();
         self.saved = c.count;
+        self.remember();
+    }
+
+    fn remember(&mut self) {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.count, self.last));
     }
 
     /// A checkpoint of what it has read, sealed under `keys`, when it has
@@ -251,6 +277,7 @@ impl Latest {
                 }
                 self.last = audit::entry_mac(keys, &sealed)?;
                 self.count = seq;
+                self.remember();
                 if seq == head.count {
                     break;
                 }

@@ -88,12 +88,12 @@ impl Vault {
         &self,
         kind: Kind,
         names: &[&str],
-        matches: impl FnOnce(&M) -> bool,
+        matches: impl Fn(&M) -> bool,
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
         let idx = self.index_key(kind, names)?;
-        let found = {
+        let found = self.reading(|| {
             let txn = self.store.read()?;
-            let found = self.indexed(&*txn, kind, &idx, matches)?;
+            let found = self.indexed(&*txn, kind, &idx, &matches)?;
             if let Some((id, sealed, _)) = &found {
                 // Before the value goes anywhere: the version the trail wrote.
                 let what = format!("{} {}", kind_noun(kind), names.join("/"));
@@ -107,8 +107,8 @@ impl Vault {
                         .as_deref(),
                 )?;
             }
-            found
-        };
+            Ok(found)
+        })?;
         self.checkpoint_if_due();
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
@@ -145,8 +145,8 @@ impl Vault {
 
     /// Every secret with its value (`exec --all-secrets`), oldest first.
     pub fn all_secrets_for_use(&self) -> Result<Vec<(Secret, SecretString, UseStamp)>, VaultError> {
-        let mut out = Vec::new();
-        {
+        let mut out = self.reading(|| {
+            let mut out = Vec::new();
             let txn = self.store.read()?;
             for (id, sealed) in scan_all(&*txn, Tbl::Secrets)? {
                 let id = super::id_of(&id)?;
@@ -157,7 +157,8 @@ impl Vault {
                 let stamp = UseStamp::of(&sealed);
                 out.push((secret(id, opened.meta), opened.value, stamp));
             }
-        }
+            Ok(out)
+        })?;
         self.checkpoint_if_due();
         out.sort_by_key(|(s, _, _)| (s.created_at, s.id));
         Ok(out)
