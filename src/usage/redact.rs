@@ -37,6 +37,8 @@ pub struct Redactor {
     patterns: Vec<Zeroizing<Vec<u8>>>,
     starts: [bool; 256],
     max_len: usize,
+    /// What the HTML-decoded view decodes for these forms.
+    decoder: html::Decoder,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -95,6 +97,7 @@ impl Redactor {
                     .map_err(|e| format!("building the redaction automaton: {e}"))?,
             )
         };
+        let decoder = html::Decoder::new(patterns.iter().map(|p| p.as_slice()));
         Ok(Self {
             ac,
             label,
@@ -102,6 +105,7 @@ impl Redactor {
             patterns,
             starts,
             max_len,
+            decoder,
         })
     }
 

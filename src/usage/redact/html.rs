@@ -10,6 +10,11 @@
 //! [`MAX_REF`] bytes in all. A numeric one must name a Unicode scalar value.
 //! Anything else (no `;`, an unknown name, a surrogate) stays as it is.
 //! Decoding is one level: `&amp;#43;` becomes `&#43;`, not `+`.
+//!
+//! Only references to text with a byte that occurs in some form are
+//! replaced: any other could not be part of a match. So a page whose
+//! references are all `&lt;`, `&quot;`, `&nbsp;`… while the values hold none
+//! of those characters has a view equal to itself, and is searched once.
 
 use zeroize::Zeroizing;
 
@@ -32,12 +37,62 @@ struct Replaced {
     dec_len: u8,
 }
 
-/// The decoded view of a source text.
+/// What a view decodes, for one set of forms.
+pub struct Decoder {
+    /// Bytes that occur in some form.
+    alphabet: [bool; 256],
+    /// The named references whose text has such a byte, sorted by name.
+    named: Vec<(&'static [u8], &'static str)>,
+    /// The first bytes of those names.
+    name_starts: [bool; 256],
+}
+
+impl Decoder {
+    /// A decoder for these forms.
+    pub fn new<'a>(forms: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut alphabet = [false; 256];
+        for f in forms {
+            for &b in f {
+                alphabet[b as usize] = true;
+            }
+        }
+        let named: Vec<(&[u8], &str)> = NAMED
+            .iter()
+            .filter(|(_, text)| text.bytes().any(|b| alphabet[b as usize]))
+            .map(|(name, text)| (name.as_bytes(), *text))
+            .collect();
+        let mut name_starts = [false; 256];
+        for (name, _) in &named {
+            if let Some(&b) = name.first() {
+                name_starts[b as usize] = true;
+            }
+        }
+        Self {
+            alphabet,
+            named,
+            name_starts,
+        }
+    }
+
+    /// Whether `c` is worth decoding.
+    fn wanted(&self, c: char) -> bool {
+        let mut utf8 = [0u8; 4];
+        c.encode_utf8(&mut utf8)
+            .bytes()
+            .any(|b| self.alphabet[b as usize])
+    }
+}
+
+/// The decoded view of a source text. One is kept and refilled for each
+/// piece of a stream, so its buffers are reused.
+#[derive(Default)]
 pub struct View {
-    /// The view's bytes; `None` when no reference was replaced (the view is
-    /// then the source's first `open` bytes). Wiped on drop: it holds what
+    /// The view's bytes, unless `verbatim`. Wiped on drop: it holds what
     /// the source holds.
-    text: Option<Zeroizing<Vec<u8>>>,
+    text: Zeroizing<Vec<u8>>,
+    /// No reference was replaced: the view is the source's first `open`
+    /// bytes.
+    verbatim: bool,
     /// References replaced, in order.
     replaced: Vec<Replaced>,
     /// Where an unfinished reference at the end of the source begins (the
@@ -47,67 +102,66 @@ pub struct View {
 }
 
 impl View {
-    /// Decodes `src`. Unless `at_end`, a trailing `&…` that more input could
-    /// still make a reference is left out of the view (see [`View::open`]).
-    pub fn new(src: &[u8], at_end: bool) -> Self {
-        let mut view = Self {
-            text: None,
-            replaced: Vec::new(),
-            open: src.len(),
-        };
+    /// Decodes `src` into this view. Unless `at_end`, a trailing `&…` that
+    /// more input could still make a reference is left out of the view (see
+    /// [`View::open`]).
+    pub fn decode(&mut self, src: &[u8], at_end: bool, decoder: &Decoder) {
+        self.text.clear();
+        self.replaced.clear();
+        self.verbatim = true;
+        self.open = src.len();
         if !src.contains(&b'&') {
             // The common case, at memchr speed.
-            return view;
+            return;
         }
         let mut i = 0;
         let mut copied = 0;
-        while let Some(p) = src[i..].iter().position(|&b| b == b'&') {
+        while let Some(p) = find_amp(&src[i..]) {
             let at = i + p;
-            match reference(&src[at..], at_end) {
+            match reference(&src[at..], at_end, decoder) {
                 Parsed::Text(chars, len) => {
-                    let text = view
-                        .text
-                        .get_or_insert_with(|| Zeroizing::new(Vec::with_capacity(src.len())));
-                    text.extend_from_slice(&src[copied..at]);
-                    let dec = text.len();
+                    self.verbatim = false;
+                    self.text.extend_from_slice(&src[copied..at]);
+                    let dec = self.text.len();
                     let mut utf8 = [0u8; 4];
                     for c in chars.into_iter().flatten() {
-                        text.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                        self.text
+                            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                     }
-                    view.replaced.push(Replaced {
+                    self.replaced.push(Replaced {
                         src: at,
                         dec,
                         src_len: len as u8,
-                        dec_len: (text.len() - dec) as u8,
+                        dec_len: (self.text.len() - dec) as u8,
                     });
                     i = at + len;
                     copied = i;
                 }
                 Parsed::Unfinished => {
-                    view.open = at;
+                    self.open = at;
                     break;
                 }
                 Parsed::Not => i = at + 1,
             }
         }
-        if let Some(text) = &mut view.text {
-            text.extend_from_slice(&src[copied..view.open]);
+        if !self.verbatim {
+            self.text.extend_from_slice(&src[copied..self.open]);
         }
-        view
     }
 
     /// The view's bytes (`src` is the text it was made from).
     pub fn text<'a>(&'a self, src: &'a [u8]) -> &'a [u8] {
-        match &self.text {
-            Some(t) => t,
-            None => &src[..self.open],
+        if self.verbatim {
+            &src[..self.open]
+        } else {
+            &self.text
         }
     }
 
     /// True when the view differs from the source only by leaving out an
     /// unfinished reference at its end.
     pub fn is_verbatim(&self) -> bool {
-        self.text.is_none()
+        self.verbatim
     }
 
     /// Source offset of the start of what view byte `d` came from
@@ -142,6 +196,30 @@ impl View {
     }
 }
 
+/// The first `&` in `s`, eight bytes a step (a page may hold one every few
+/// bytes, or none for kilobytes).
+fn find_amp(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let amp = ONES * u64::from(b'&');
+    let mut words = s.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        // A zero byte where `&` was; the lowest one flagged is exact (a
+        // borrow can only flag bytes above a real zero).
+        let x = u64::from_le_bytes(bytes) ^ amp;
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(base + zero.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    let rest = words.remainder();
+    rest.iter().position(|&b| b == b'&').map(|p| base + p)
+}
+
 /// What a view byte came from.
 enum Unit {
     Reference(Replaced),
@@ -158,8 +236,9 @@ enum Parsed {
     Not,
 }
 
-/// Parses a reference at the start of `s` (which starts with `&`).
-fn reference(s: &[u8], at_end: bool) -> Parsed {
+/// Parses a reference at the start of `s` (which starts with `&`); one
+/// whose text the decoder does not want is [`Parsed::Not`].
+fn reference(s: &[u8], at_end: bool, decoder: &Decoder) -> Parsed {
     let numeric = s.get(1) == Some(&b'#');
     let hex = numeric && matches!(s.get(2), Some(b'x' | b'X'));
     let body = 1 + usize::from(numeric) + usize::from(hex);
@@ -168,6 +247,11 @@ fn reference(s: &[u8], at_end: bool) -> Parsed {
         (true, false) => b.is_ascii_digit(),
         _ => b.is_ascii_alphanumeric(),
     };
+    if !numeric && s.len() > 1 && !decoder.name_starts[s[1] as usize] {
+        // The common case in a page: `&lt;`, `&quot;`… that no form needs.
+        return Parsed::Not;
+    }
+    let named = &decoder.named;
     // The `;` must come by MAX_REF - 1.
     let limit = s.len().min(MAX_REF);
     let mut end = body.min(limit);
@@ -176,15 +260,13 @@ fn reference(s: &[u8], at_end: bool) -> Parsed {
     }
     if end == s.len() {
         // The input ran out: more could follow, unless this can no longer
-        // become one (too long, or a name no reference starts with).
+        // become one (too long, or a name no wanted reference starts with).
         let could = !at_end
             && end < MAX_REF
             && (numeric || {
                 let part = &s[1..end];
-                let k = NAMED.partition_point(|(n, _)| n.as_bytes() < part);
-                NAMED
-                    .get(k)
-                    .is_some_and(|(n, _)| n.as_bytes().starts_with(part))
+                let k = named.partition_point(|(n, _)| *n < part);
+                named.get(k).is_some_and(|(n, _)| n.starts_with(part))
             });
         return if could {
             Parsed::Unfinished
@@ -205,13 +287,13 @@ fn reference(s: &[u8], at_end: bool) -> Parsed {
             n = n.saturating_mul(radix).saturating_add(d);
         }
         match char::from_u32(n) {
-            Some(c) => [Some(c), None],
-            None => return Parsed::Not,
+            Some(c) if decoder.wanted(c) => [Some(c), None],
+            _ => return Parsed::Not,
         }
     } else {
-        match NAMED.binary_search_by(|(n, _)| n.as_bytes().cmp(digits)) {
+        match named.binary_search_by(|(n, _)| (*n).cmp(digits)) {
             Ok(k) => {
-                let mut chars = NAMED[k].1.chars();
+                let mut chars = named[k].1.chars();
                 [chars.next(), chars.next()]
             }
             Err(_) => return Parsed::Not,

@@ -28,6 +28,8 @@ pub struct Scan {
     run: Vec<usize>,
     /// Matches found in this call: (start, end, label), raw view first.
     found: Vec<(usize, usize, usize)>,
+    /// The decoded view of this call's bytes.
+    view: View,
     /// Whether anything was replaced.
     pub redacted: bool,
 }
@@ -59,7 +61,9 @@ impl Scan {
         };
         let more = matches!(until, Until::More);
         let raw = &buf[self.raw_at..];
-        let view = View::new(&buf[self.dec_at..], !more);
+        let view = &mut self.view;
+        view.decode(&buf[self.dec_at..], !more, &r.decoder);
+        let view = &self.view;
         let dec = view.text(&buf[self.dec_at..]);
         // When the decoded view is the raw text from the same place, its
         // matches before `safe` are the raw ones (a raw match crossing
