@@ -164,6 +164,16 @@ impl View {
         self.verbatim
     }
 
+    /// The start of the replaced reference whose source holds byte `x`, or
+    /// `x` when none does.
+    pub fn boundary(&self, x: usize) -> usize {
+        let k = self.replaced.partition_point(|r| r.src <= x);
+        match k.checked_sub(1).map(|k| self.replaced[k]) {
+            Some(r) if x < r.src + r.src_len as usize => r.src,
+            _ => x,
+        }
+    }
+
     /// Source offset of the start of what view byte `d` came from
     /// (`open` for the view's end).
     pub fn src_start(&self, d: usize) -> usize {

@@ -5,10 +5,11 @@
 //!
 //! [`Scan`] is the state of that search over a byte stream fed in pieces, and
 //! the answer never depends on where the pieces were cut: each view resumes
-//! where it stopped (the end of its last match), and matches are only taken
-//! up to a point `safe` that no later input can change — before the shortest
-//! suffix of either view that is a proper prefix of a form, and before an
-//! unfinished reference. What lies after is kept for the next piece.
+//! where it stopped (the end of its last match; the decoded view never inside
+//! a reference), and matches are only taken up to a point `safe` that no
+//! later input can change — before every suffix of either view that is a
+//! proper prefix of a form, and before an unfinished reference. What lies
+//! after is kept for the next piece.
 
 use super::Redactor;
 use super::html::View;
@@ -109,7 +110,13 @@ impl Scan {
             }
         }
         self.raw_at = raw_end.max(safe);
-        self.dec_at = dec_end.max(safe);
+        // The decoded view resumes at a reference's start, never inside it
+        // (`safe` may fall inside one when the raw view holds from there).
+        let snapped = match safe.checked_sub(self.dec_at) {
+            Some(d) => self.dec_at + view.boundary(d),
+            None => self.dec_at,
+        };
+        self.dec_at = dec_end.max(snapped);
         if self.found.len() > raw_found {
             // Stable: for equal spans the raw view's match comes first.
             self.found

@@ -278,6 +278,25 @@ fn text_with_references_flows_and_only_an_unfinished_one_waits() {
 }
 
 #[test]
+fn a_stream_held_inside_a_reference_decodes_it_whole_later() {
+    // Cut after `x&#43;`: the raw view holds from `#` (a prefix of `v`),
+    // inside the reference; the decoded view must still see `+` there next
+    // time, where `p` starts.
+    let r = Redactor::new([("v", b"#43;abc+defgh".as_slice()), ("p", b"abc+defgh")]).unwrap();
+    let text = b"x&#43;abc+defgh y";
+    let want = "x&[REDACTED:v][REDACTED:p] y";
+    assert_eq!(r.redact_str(std::str::from_utf8(text).unwrap()).0, want);
+    for i in 0..=text.len() {
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(&text[..i], &mut out);
+        s.push(&text[i..], &mut out);
+        assert!(s.finish(&mut out));
+        assert_eq!(String::from_utf8(out).unwrap(), want, "cut at {i}");
+    }
+}
+
+#[test]
 fn a_decoded_match_inside_a_raw_one_extends_it_whatever_the_split() {
     // Raw, `a` is found; decoded (`q&AAAAyyyy`), `b` is found starting
     // inside it. Both are replaced, and a cut anywhere changes nothing.
@@ -339,29 +358,32 @@ proptest! {
         prop_assert_eq!(out, r.redact(&input).0);
     }
 
-    /// Two values made of reference syntax, in text of the same pieces and of
-    /// references (matches of the two views overlap every way): the output
+    /// Three values made of pieces of references, in text of the same pieces
+    /// and of whole references (so matches of the two views overlap, and a
+    /// cut can fall inside a reference either view holds from): the output
     /// does not depend on where the stream was cut.
     #[test]
     fn overlapping_matches_of_both_views_give_one_answer_whatever_the_split(
-        values in proptest::collection::vec(proptest::collection::vec(0usize..14, 5..9), 2),
-        tokens in proptest::collection::vec(0usize..16, 0..60),
+        values in proptest::collection::vec(proptest::collection::vec(0usize..18, 2..7), 3),
+        tokens in proptest::collection::vec(0usize..21, 0..60),
         cuts in proptest::collection::vec(0usize..400, 0..8),
     ) {
-        let pieces: [&[u8]; 14] = [
-            b"a", b"b", b"+", b"&", b"#", b";", b"x", b"2B", b"&#43;", b"&plus;", b"&amp;",
-            b"&#x2B;", b"&#38;", b"&#x26;",
+        let pieces: [&[u8]; 18] = [
+            b"a", b"b", b"+", b"&", b"#", b";", b"x", b"2B", b"43", b"#43;", b"amp;", b"abc",
+            b"&#43;", b"&plus;", b"&amp;", b"&#x2B;", b"&#38;", b"&#x26;",
         ];
         let values: Vec<Vec<u8>> = values
             .iter()
-            .map(|v| [&b"ab"[..]].into_iter().chain(v.iter().map(|&t| pieces[t])).collect::<Vec<_>>().concat())
+            .map(|v| v.iter().map(|&t| pieces[t]).collect::<Vec<_>>().concat())
             .collect();
-        let r = Redactor::new([("v", values[0].as_slice()), ("w", values[1].as_slice())]).unwrap();
+        let r = Redactor::new(
+            values.iter().zip(["u", "v", "w"]).map(|(v, l)| (l, v.as_slice())),
+        )
+        .unwrap();
         let mut input = Vec::new();
         for t in tokens {
             input.extend_from_slice(match t {
-                14 => values[0].as_slice(),
-                15 => values[1].as_slice(),
+                18.. => values[t - 18].as_slice(),
                 t => pieces[t],
             });
         }
