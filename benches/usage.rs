@@ -4,7 +4,9 @@
 //!    HTTPS server vs a direct keep-alive request from this process to the same
 //!    server, same TLS stack.
 //! 2. exec redaction throughput: `credvault exec --secret … -- cat BIGFILE` vs
-//!    `cat BIGFILE`, both read through a pipe by this process.
+//!    `cat BIGFILE`, both read through a pipe by this process; BIGFILE is
+//!    plain text, then HTML with seven character references a line (to
+//!    characters the key's forms lack, then to `=` and `-`, which they have).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 #[allow(dead_code)]
@@ -151,17 +153,33 @@ async fn main() {
     );
 
     // --- exec throughput
-    let big = dir.path().join("big.txt");
-    {
+    let write = |name: &str, line: &[u8], mib: usize| {
         use std::io::Write;
-        let line =
-            b"The quick brown fox jumps over the lazy dog; 0123456789 abcdefghijklmnopqrstuvwxyz\n";
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-        for _ in 0..(256 << 20) / line.len() {
+        let path = dir.path().join(name);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for _ in 0..(mib << 20) / line.len() {
             f.write_all(line).unwrap();
         }
-    }
-    let size = std::fs::metadata(&big).unwrap().len();
+        path
+    };
+    let big = write(
+        "big.txt",
+        b"The quick brown fox jumps over the lazy dog; 0123456789 abcdefghijklmnopqrstuvwxyz\n",
+        256,
+    );
+    // References to characters no form of the key has (decided and left as
+    // they are), then to `=` and `-`, which its forms have (decoded, and the
+    // decoded view searched as well).
+    let html = write(
+        "big.html",
+        b"<tr><td>AT&amp;T</td><td>&lt;b&gt;caf&eacute; &#43;1&#x2F;2 &quot;q&quot;</td></tr>\n",
+        64,
+    );
+    let html_key_chars = write(
+        "big-key-chars.html",
+        b"<tr><td>AT&amp;T</td><td>a&#61;b x&#45;y&#45;z &#x3D;&#X2d; &quot;q&quot;</td></tr>\n",
+        64,
+    );
     let mut secret = Command::new(bin());
     env(&mut secret);
     let mut child = secret
@@ -178,16 +196,17 @@ async fn main() {
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), key.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
-    let run = |through_credvault: bool| -> Duration {
+    let run = |through_credvault: bool, big: &std::path::Path| -> Duration {
+        let size = std::fs::metadata(big).unwrap().len();
         let mut c = if through_credvault {
             let mut c = Command::new(bin());
             env(&mut c);
             c.args(["exec", "--secret", "BENCH_TOKEN", "--", "cat"])
-                .arg(&big);
+                .arg(big);
             c
         } else {
             let mut c = Command::new("cat");
-            c.arg(&big);
+            c.arg(big);
             c
         };
         let t = Instant::now();
@@ -206,17 +225,24 @@ async fn main() {
         assert_eq!(n, size);
         t.elapsed()
     };
-    let mut plain: Vec<Duration> = (0..5).map(|_| run(false)).collect();
-    let mut masked: Vec<Duration> = (0..5).map(|_| run(true)).collect();
-    let rate = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;
-    let (p, m) = (pct(&mut plain, 0.5), pct(&mut masked, 0.5));
-    println!(
-        "exec redaction throughput ({} MiB file, median of 5, read through a pipe):",
-        size >> 20
-    );
-    println!("  cat                       {:.0} MB/s", rate(p));
-    println!(
-        "  credvault exec -- cat     {:.0} MB/s (whole run, vault unlock included)",
-        rate(m)
-    );
+    for (what, file) in [
+        ("plain text", &big),
+        ("HTML", &html),
+        ("HTML with references to `=` and `-`", &html_key_chars),
+    ] {
+        let size = std::fs::metadata(file).unwrap().len();
+        let mut plain: Vec<Duration> = (0..5).map(|_| run(false, file)).collect();
+        let mut masked: Vec<Duration> = (0..5).map(|_| run(true, file)).collect();
+        let rate = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;
+        let (p, m) = (pct(&mut plain, 0.5), pct(&mut masked, 0.5));
+        println!(
+            "exec redaction throughput ({} MiB of {what}, median of 5, read through a pipe):",
+            size >> 20
+        );
+        println!("  cat                       {:.0} MB/s", rate(p));
+        println!(
+            "  credvault exec -- cat     {:.0} MB/s (whole run, vault unlock included)",
+            rate(m)
+        );
+    }
 }

@@ -3,15 +3,24 @@
 //! response, an `exec` child's output).
 //!
 //! One Aho-Corasick automaton (leftmost-longest) matches all forms of all values
-//! at once. [`Stream`] applies it to a byte stream chunk by chunk and is exact
+//! at once, searched over the raw bytes and over their HTML-decoded view (so a
+//! form with any of its characters written as character references is found;
+//! [`html`]). [`Stream`] applies it to a byte stream chunk by chunk and is exact
 //! across chunk boundaries: it emits everything except the shortest tail that
-//! could still be the start of a form, so a value split over two writes is
-//! redacted while ordinary output (a line ending in `\n`) flows at once.
+//! could still be the start of a form (or of a reference), so a value split
+//! over two writes is redacted while ordinary output (a line ending in `\n`)
+//! flows at once.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
+
+mod entities;
+mod html;
+mod scan;
+
+use scan::{Scan, Until};
 
 /// Values shorter than this are not redacted (as substrings they would hit
 /// ordinary text everywhere). The README names this limit.
@@ -20,12 +29,16 @@ pub const MIN_REDACT_LEN: usize = 8;
 /// A set of values to redact, each under a label.
 pub struct Redactor {
     ac: Option<AhoCorasick>,
-    /// Replacement text per pattern.
-    replacement: Vec<std::sync::Arc<[u8]>>,
+    /// Label (index into `labels`) per pattern.
+    label: Vec<usize>,
+    /// Replacement text per label.
+    labels: Vec<Box<[u8]>>,
     /// The patterns themselves (for the streaming hold-back), wiped on drop.
     patterns: Vec<Zeroizing<Vec<u8>>>,
     starts: [bool; 256],
     max_len: usize,
+    /// What the HTML-decoded view decodes for these forms.
+    decoder: html::Decoder,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -42,16 +55,24 @@ impl Redactor {
     /// automaton cannot be built.
     pub fn new<'a>(items: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self, String> {
         let mut patterns: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-        let mut replacement = Vec::new();
-        for (label, value) in items {
+        let mut label = Vec::new();
+        let mut labels: Vec<Box<[u8]>> = Vec::new();
+        for (name, value) in items {
             if value.len() < MIN_REDACT_LEN {
                 continue;
             }
-            let text: std::sync::Arc<[u8]> = format!("[REDACTED:{label}]").into_bytes().into();
+            let text = format!("[REDACTED:{name}]").into_bytes();
+            let index = match labels.iter().position(|l| **l == *text) {
+                Some(i) => i,
+                None => {
+                    labels.push(text.into());
+                    labels.len() - 1
+                }
+            };
             for form in forms(value) {
                 if !patterns.iter().any(|p| **p == *form) {
                     patterns.push(form);
-                    replacement.push(text.clone());
+                    label.push(index);
                 }
             }
         }
@@ -76,12 +97,15 @@ impl Redactor {
                     .map_err(|e| format!("building the redaction automaton: {e}"))?,
             )
         };
+        let decoder = html::Decoder::new(patterns.iter().map(|p| p.as_slice()));
         Ok(Self {
             ac,
-            replacement,
+            label,
+            labels,
             patterns,
             starts,
             max_len,
+            decoder,
         })
     }
 
@@ -92,31 +116,18 @@ impl Redactor {
     /// minus [`Self::lookahead`]), so how much comes back says nothing about
     /// them.
     pub fn redact_prefix(&self, input: &[u8], keep: usize) -> (Vec<u8>, bool) {
-        let keep = keep.min(input.len());
-        let Some(ac) = &self.ac else {
-            return (input[..keep].to_vec(), false);
-        };
-        let mut out = Vec::with_capacity(keep);
-        let mut last = 0;
-        let mut hit = false;
-        for m in ac.find_iter(input) {
-            if m.start() >= keep {
-                break;
-            }
-            out.extend_from_slice(&input[last..m.start()]);
-            out.extend_from_slice(&self.replacement[m.pattern().as_usize()]);
-            last = m.end();
-            hit = true;
-        }
-        if last < keep {
-            out.extend_from_slice(&input[last..keep]);
-        }
-        (out, hit)
+        let mut out = Vec::with_capacity(keep.min(input.len()));
+        let mut scan = Scan::default();
+        scan.run(self, input, Until::Cut(keep), &mut out);
+        (out, scan.redacted)
     }
 
-    /// Bytes a cut-short input must give up at its end (`longest form - 1`).
+    /// Bytes a cut-short input must give up at its end: the longest a proper
+    /// prefix of a form can be in the source, each of its characters written
+    /// as a reference of up to [`html::MAX_REF`] bytes, plus an unfinished
+    /// reference after it (`longest form * MAX_REF - 1`).
     pub fn lookahead(&self) -> usize {
-        self.max_len.saturating_sub(1)
+        (self.max_len * html::MAX_REF).saturating_sub(1)
     }
 
     /// True when there is nothing to redact.
@@ -126,11 +137,10 @@ impl Redactor {
 
     /// Redacts a whole buffer; the flag tells whether anything was replaced.
     pub fn redact(&self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut s = self.stream();
         let mut out = Vec::with_capacity(input.len());
-        s.push(input, &mut out);
-        let redacted = s.finish(&mut out);
-        (out, redacted)
+        let mut scan = Scan::default();
+        scan.run(self, input, Until::End, &mut out);
+        (out, scan.redacted)
     }
 
     /// Redacts a string (lossy for bytes a replacement cannot split: none).
@@ -144,7 +154,7 @@ impl Redactor {
         Stream {
             r: self,
             pending: Vec::new(),
-            redacted: false,
+            scan: Scan::default(),
         }
     }
 
@@ -173,65 +183,40 @@ impl Redactor {
 /// Streaming redaction state (see the module docs).
 pub struct Stream<'r> {
     r: &'r Redactor,
+    /// Bytes kept from earlier chunks (some already emitted, still needed by
+    /// a view's search); wiped on drop.
     pending: Vec<u8>,
-    redacted: bool,
+    scan: Scan,
 }
 
 impl Stream<'_> {
     /// Takes the next chunk and appends to `out` what is safe to emit now.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let Some(ac) = &self.r.ac else {
-            out.extend_from_slice(chunk);
-            return;
-        };
-        let buf: &[u8] = if self.pending.is_empty() {
-            chunk
+        if self.pending.is_empty() {
+            // Nothing kept: every offset is 0, search the chunk in place.
+            self.scan.run(self.r, chunk, Until::More, out);
+            let keep = self.scan.keep_from();
+            self.pending.extend_from_slice(&chunk[keep..]);
+            self.scan.dropped(keep);
         } else {
             self.pending.extend_from_slice(chunk);
-            &self.pending
-        };
-        let held = self.r.held_from(buf);
-        let mut last = 0;
-        for m in ac.find_iter(buf) {
-            if m.start() >= held {
-                break;
-            }
-            out.extend_from_slice(&buf[last..m.start()]);
-            out.extend_from_slice(&self.r.replacement[m.pattern().as_usize()]);
-            last = m.end();
-            self.redacted = true;
+            self.scan.run(self.r, &self.pending, Until::More, out);
+            let keep = self.scan.keep_from();
+            self.pending.drain(..keep);
+            self.scan.dropped(keep);
         }
-        let keep_from = if last < held {
-            out.extend_from_slice(&buf[last..held]);
-            held
-        } else {
-            last
-        };
-        let rest = buf[keep_from..].to_vec();
-        self.pending.clear();
-        self.pending.extend_from_slice(&rest);
     }
 
     /// Bytes held back waiting for more input.
     pub fn held(&self) -> usize {
-        self.pending.len()
+        self.scan.held(self.pending.len())
     }
 
     /// Ends the stream: redacts and emits what was held. Returns whether
     /// anything was redacted over the whole stream.
     pub fn finish(mut self, out: &mut Vec<u8>) -> bool {
-        if let Some(ac) = &self.r.ac {
-            let buf = std::mem::take(&mut self.pending);
-            let mut last = 0;
-            for m in ac.find_iter(&buf) {
-                out.extend_from_slice(&buf[last..m.start()]);
-                out.extend_from_slice(&self.r.replacement[m.pattern().as_usize()]);
-                last = m.end();
-                self.redacted = true;
-            }
-            out.extend_from_slice(&buf[last..]);
-        }
-        self.redacted
+        self.scan.run(self.r, &self.pending, Until::End, out);
+        self.scan.redacted
     }
 }
 
@@ -246,6 +231,7 @@ impl Drop for Stream<'_> {
 /// (lower/upper), and standard and URL-safe base64, padded and unpadded, at
 /// byte offsets 0, 1 and 2 (the part of the encoding that depends on the value
 /// alone, so a value inside a longer base64 text such as `user:value` is found).
+/// Each is also found HTML-escaped, through the decoded view, not as a form.
 pub fn forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     let mut out: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     let mut add = |f: Vec<u8>| {

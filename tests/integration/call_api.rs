@@ -184,6 +184,40 @@ async fn injects_by_scheme_and_redacts_every_form() {
     c.stop().await;
 }
 
+/// Issue 20.6: an upstream error page that HTML-escapes what it echoes (Go's
+/// html/template writes `+` as `&#43;`) must not hand back a key holding
+/// `/`, `+`, `=` or `&`, whatever reference style it uses.
+#[tokio::test]
+async fn html_escaped_echoes_are_redacted() {
+    let (env, ca) = env_with_ca();
+    let up = Upstream::start(&ca).await;
+    let c = env.client().await;
+    let v = format!("{}/a+b=c&d", marked_value("html"));
+    store(&c, "custom.page", "bearer", &v, &[up.host()], json!({})).await;
+    let r = c
+        .ok(
+            "call_api",
+            json!({"service_id": "custom.page", "method": "GET", "url": "/html"}),
+        )
+        .await;
+    assert_eq!(
+        (r["status"].as_u64(), &r["redacted"]),
+        (Some(401), &json!(true))
+    );
+    let label = "[REDACTED:custom.page/default]";
+    let body = r["body"].as_str().unwrap();
+    let echoes: Vec<&str> = body.lines().filter(|l| l.starts_with("<p id=")).collect();
+    assert_eq!(echoes.len(), 11, "{body}");
+    for line in echoes {
+        let (open, rest) = line.split_once('>').unwrap();
+        assert_eq!(rest, format!("{label}</p>"), "{open}: {line}");
+    }
+    assert!(body.starts_with("<html><body><h1>401 Unauthorized</h1>\n"));
+    assert_eq!(r["headers"]["x-leak-html"], label);
+    assert!(!r.to_string().contains(MARKER), "{r}");
+    c.stop().await;
+}
+
 /// Runs in its own network namespace (`netns`): `127.0.0.1.evil.test` and the
 /// catalog host are refused before any lookup, and must stay unreachable if
 /// that ever regressed.
@@ -446,9 +480,11 @@ async fn failures_limits_and_slow_upstreams() {
     let at = (1 << 20) - 20;
     let r = call_ok(json!({"service_id": "custom.f", "method": "GET", "url": "/big", "query": {"n": "2097152", "leak_at": at.to_string()}})).await;
     let body = r["body"].as_str().unwrap();
-    // The cut gives up a fixed tail (the longest encoding of the value), whatever it holds.
+    // The cut gives up a fixed tail (the longest encoding of the value, here
+    // its hex, each character of it as long as an HTML reference can be:
+    // 33 bytes), whatever it holds.
     assert!(
-        body.len() < at && body.len() > (1 << 20) - 1024,
+        body.len() < at && body.len() > (1 << 20) - 33 * 2 * v.len(),
         "{}",
         body.len()
     );

@@ -96,6 +96,25 @@ fn a_value_split_across_writes_is_still_redacted() {
     assert!(!out.contains(&secret[..12]));
 }
 
+/// Issue 20.6: HTML character references, and one cut in two by the pipe.
+#[test]
+fn an_html_escaped_value_split_inside_a_reference_is_still_redacted() {
+    let (env, secret, _) = setup();
+    // `-` written as `&#x2D;` (stdout) and `&#45;` (stderr), the first of
+    // them split across two writes 300 ms apart.
+    let script = r#"v=$(printf %s "$CV_TOKEN" | sed 's/-/\&#x2D;/g'); head=${v%%2D;*}; tail=${v#"$head"};
+        printf '<p>%s' "$head"; sleep 0.3; printf '%s</p>\n' "$tail";
+        v=$(printf %s "$CV_TOKEN" | sed 's/-/\&#45;/g'); head=${v%%#45;*}; tail=${v#"$head"};
+        printf '<p>%s' "$head" >&2; sleep 0.3; printf '%s</p>\n' "$tail" >&2"#;
+    let o = exec(&env, &["--secret", "CV_TOKEN", "--", "sh", "-c", script]);
+    assert!(o.status.success(), "{o:?}");
+    let out = String::from_utf8(o.stdout).unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(out, "<p>[REDACTED:CV_TOKEN]</p>\n");
+    assert_eq!(err, "<p>[REDACTED:CV_TOKEN]</p>\n");
+    assert!(!secret.contains('&') && secret.matches('-').count() == 2);
+}
+
 #[test]
 fn output_streams_before_the_program_ends_and_signals_are_forwarded() {
     let (env, _, _) = setup();

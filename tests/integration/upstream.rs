@@ -5,7 +5,8 @@
 //!
 //! Routes: `/echo` (request as JSON, and each request header back as
 //! `x-echo-<name>`), `/leak` (the credential it received, in every encoding, in
-//! the body and headers), `/redirect?to=URL` (302), `/delay?ms=N`,
+//! the body and headers), `/html` (the credential HTML-escaped every way, one
+//! `<p>` per way), `/redirect?to=URL` (302), `/delay?ms=N`,
 //! `/big?n=N[&leak_at=K]` (N bytes of `a`, the credential at offset K),
 //! `/status?code=N`, `/bin` (octet-stream); anything else: `{"ok":true}`.
 
@@ -220,6 +221,76 @@ async fn serve_connection(
     }
 }
 
+/// `v` (and encodings of it) HTML-escaped as error pages do: Go's
+/// html/template first, then every reference style for the characters that
+/// are not letters or digits, every character, and a mix with raw ones.
+fn html_echoes(v: &str) -> Vec<(&'static str, String)> {
+    let each = |text: &str, f: &dyn Fn(usize, char) -> Option<String>| -> String {
+        text.chars()
+            .enumerate()
+            .map(|(i, c)| f(i, c).unwrap_or_else(|| c.to_string()))
+            .collect()
+    };
+    let named = |c: char| {
+        let name = match c {
+            '/' => "sol",
+            '+' => "plus",
+            '=' => "equals",
+            '&' => "amp",
+            '-' => return None,
+            '%' => "percnt",
+            _ => return None,
+        };
+        Some(format!("&{name};"))
+    };
+    let special = |f: fn(u32) -> String| {
+        move |_: usize, c: char| (!c.is_ascii_alphanumeric()).then(|| f(c as u32))
+    };
+    let go = each(v, &|_, c| {
+        Some(
+            match c {
+                '&' => "&amp;",
+                '+' => "&#43;",
+                '"' => "&#34;",
+                '\'' => "&#39;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    });
+    let b64 = STANDARD.encode(v);
+    let pct: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+    vec![
+        ("go", go),
+        ("dec", each(v, &special(|n| format!("&#{n};")))),
+        ("dec0", each(v, &special(|n| format!("&#{n:06};")))),
+        ("hex", each(v, &special(|n| format!("&#x{n:x};")))),
+        ("HEX", each(v, &special(|n| format!("&#X{n:X};")))),
+        ("hex0", each(v, &special(|n| format!("&#x{n:04X};")))),
+        (
+            "named",
+            each(v, &|_, c| {
+                named(c)
+                    .or_else(|| (!c.is_ascii_alphanumeric()).then(|| format!("&#{};", c as u32)))
+            }),
+        ),
+        ("all", each(v, &|_, c| Some(format!("&#{};", c as u32)))),
+        (
+            "mixed",
+            each(v, &|i, c| match i % 4 {
+                0 if c != '&' => None,
+                1 => Some(format!("&#{};", c as u32)),
+                2 => Some(format!("&#X{:x};", c as u32)),
+                _ => named(c).or_else(|| Some(format!("&#x{:03x};", c as u32))),
+            }),
+        ),
+        ("b64", each(&b64, &|_, c| named(c))),
+        ("pct", each(&pct, &|_, c| named(c))),
+    ]
+}
+
 fn query(target: &str, key: &str) -> Option<String> {
     let q = target.split_once('?')?.1;
     url::form_urlencoded::parse(q.as_bytes())
@@ -272,6 +343,21 @@ async fn respond(req: &Recorded) -> Reply {
                 .map(|(n, v)| (format!("x-echo-{n}"), v.clone()))
                 .collect();
             r
+        }
+        "/html" => {
+            let v = credential(req);
+            let mut page = String::from("<html><body><h1>401 Unauthorized</h1>\n");
+            for (id, text) in html_echoes(&v) {
+                page.push_str(&format!("<p id=\"{id}\">{text}</p>\n"));
+            }
+            page.push_str("</body></html>\n");
+            let go = html_echoes(&v).swap_remove(0).1;
+            (
+                401,
+                vec![("x-leak-html".into(), go)],
+                "text/html; charset=utf-8",
+                page.into_bytes(),
+            )
         }
         "/leak" => {
             let v = credential(req);
