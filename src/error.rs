@@ -49,7 +49,8 @@ pub enum VaultError {
     Tampered(String),
     /// A read saw an older state of the trail than this process has already
     /// checked (another thread read a newer one meanwhile): read again. Uses
-    /// retry it; if it persists it is answered as `vault_busy`.
+    /// retry it with a new snapshot; one that stays older is refused as a
+    /// trail put back ([`VaultError::Tampered`]).
     #[error("the vault changed while it was being read; retry")]
     Stale,
     /// The file was written by a newer credvault.

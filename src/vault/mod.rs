@@ -268,8 +268,10 @@ impl Vault {
 
     /// Runs `read` (a read transaction that checks against the trail)
     /// again while its snapshot turns out older than what another thread of
-    /// this process has already read ([`VaultError::Stale`]); a few times at
-    /// most, then the error (answered as `vault_busy`).
+    /// this process has already read ([`VaultError::Stale`]). Each try opens a
+    /// new snapshot, which sees the newest commit: an older head that stays
+    /// is not a stale snapshot but the trail put back to a state this process
+    /// had passed, and is refused as such.
     fn reading<T>(&self, mut read: impl FnMut() -> Result<T, VaultError>) -> Result<T, VaultError> {
         for _ in 0..16 {
             match read() {
@@ -277,7 +279,10 @@ impl Vault {
                 done => return done,
             }
         }
-        read()
+        match read() {
+            Err(VaultError::Stale) => Err(trail::rolled_back()),
+            done => done,
+        }
     }
 
     /// Saves the trail's checkpoint when this process has read enough

@@ -98,7 +98,7 @@ fn forked() -> VaultError {
     )
 }
 
-fn rolled_back() -> VaultError {
+pub(super) fn rolled_back() -> VaultError {
     VaultError::Tampered(
         "the audit trail is shorter than when this process last read it (entries cut, or the vault put back to an older copy): refused; if you restored a backup yourself, start credvault again, else run credvault audit --verify".into(),
     )
