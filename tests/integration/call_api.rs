@@ -26,7 +26,7 @@ fn encodings(v: &str) -> Vec<String> {
     ]
 }
 
-fn env_with_ca() -> (Env, Ca) {
+pub(crate) fn env_with_ca() -> (Env, Ca) {
     let mut env = Env::new();
     let ca = Ca::new(env.dir.path());
     env.extra_env.push((

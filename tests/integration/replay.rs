@@ -10,22 +10,14 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
+use crate::call_api::env_with_ca;
 use crate::common::{Client, Env, marked_value, stdout_ok};
 use crate::pgcluster::Cluster;
 use crate::team::{run_as, run_team, stderr, team, team_client};
-use crate::upstream::{Ca, Upstream};
+use crate::team_guard::{from_hex, to_hex};
+use crate::upstream::Upstream;
 
 const TAMPERED: &str = "is not the version the audit trail last wrote";
-
-fn env_with_ca() -> (Env, Ca) {
-    let mut env = Env::new();
-    let ca = Ca::new(env.dir.path());
-    env.extra_env.push((
-        "CREDVAULT_CA_FILE".into(),
-        ca.pem_path.display().to_string(),
-    ));
-    (env, ca)
-}
 
 /// What the scenario needs of a store: the CLI on it, a server on it, and the
 /// one credentials row as raw bytes, read and written back.
@@ -276,18 +268,6 @@ fn put_secret(path: &Path, rows: &[(u128, Vec<u8>)]) {
         }
     }
     txn.commit().unwrap();
-}
-
-fn from_hex(h: &str) -> Vec<u8> {
-    let h = h.trim();
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn slot_of(pg: &Cluster, db: &str, member: &str) -> Vec<u8> {

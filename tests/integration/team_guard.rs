@@ -197,14 +197,15 @@ fn hex_of(pg: &Cluster, db: &str, sql: &str) -> String {
     pg.sql(db, sql).trim().to_owned()
 }
 
-fn from_hex(h: &str) -> Vec<u8> {
+pub(crate) fn from_hex(h: &str) -> Vec<u8> {
+    let h = h.trim();
     (0..h.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
         .collect()
 }
 
-fn to_hex(b: &[u8]) -> String {
+pub(crate) fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
