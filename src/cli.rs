@@ -323,10 +323,15 @@ pub enum SecretCommand {
         #[arg(long)]
         provider: Option<String>,
     },
-    /// Delete a secret
+    /// Delete a secret: NAME, or --id ID (one its name no longer finds,
+    /// which `credvault audit --verify` names by id)
     Delete {
         /// Its name
-        name: String,
+        #[arg(required_unless_present = "id", conflicts_with = "id")]
+        name: Option<String>,
+        /// Its id (from `credvault secret list --json` or `audit --verify`)
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
     },
     /// Give a secret a new value (same id); the value is read from a prompt or stdin
     Rotate {

@@ -112,8 +112,27 @@ fn checked_name(name: &str) -> Result<String, CliError> {
     Ok(validate::secret_name(args)?)
 }
 
-pub(super) fn secret_delete(s: &Settings, name: &str) -> Result<(), CliError> {
-    let name = checked_name(name)?;
+pub(super) fn secret_delete(
+    s: &Settings,
+    name: Option<String>,
+    id: Option<String>,
+) -> Result<(), CliError> {
+    if let Some(id) = id {
+        let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| {
+            CliError::Usage(format!(
+                "--id {:?} is not a secret id (a UUID)",
+                crate::validate::bounded(&id, 64)
+            ))
+        })?;
+        return match s.open()?.delete_secret_by_id(id, "cli")? {
+            Some(d) => {
+                println!("deleted {} ({})", d.name, d.id);
+                Ok(())
+            }
+            None => Err(CliError::Other(format!("no secret with id {id}"))),
+        };
+    }
+    let name = checked_name(name.as_deref().unwrap_or_default())?;
     match s.open()?.delete_secret(&name, "cli")? {
         Some(d) => {
             println!("deleted {} ({})", d.name, d.id);

@@ -193,8 +193,8 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
         Command::Secret(SecretCommand::List { json, provider }) => {
             lifecycle::secret_list(settings, json, provider)
         }
-        Command::Secret(SecretCommand::Delete { name }) => {
-            lifecycle::secret_delete(settings, &name)
+        Command::Secret(SecretCommand::Delete { name, id }) => {
+            lifecycle::secret_delete(settings, name, id)
         }
         Command::Secret(SecretCommand::Rotate { name }) => {
             lifecycle::secret_rotate(settings, &name)

@@ -153,6 +153,40 @@ impl Vault {
         }))
     }
 
+    /// Deletes the secret with id `id`, also one its name no longer finds
+    /// (a damaged record, or one put back without its index entry, which
+    /// `audit --verify` names by id); `Ok(None)` when there is none.
+    pub fn delete_secret_by_id(&self, id: Uuid, via: &str) -> Result<Option<Deleted>, VaultError> {
+        let id = id.as_u128();
+        let mut txn = self.store.write()?;
+        let mut head = self.begin(&mut *txn)?;
+        let Some(sealed) = txn.get(Tbl::Secrets, &id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        txn.remove(Tbl::Secrets, &id.to_be_bytes())?;
+        remove_index_entries(&mut *txn, id)?;
+        let name = open_record::<SecretRecord>(self.keys.seal_key(), Kind::Secret, id, &sealed)
+            .map(|o| o.meta.name)
+            .unwrap_or_default();
+        let subject = match name.as_str() {
+            "" => Uuid::from_u128(id).to_string(),
+            n => n.to_owned(),
+        };
+        let written = Written {
+            table: Table::Secrets,
+            id,
+            sealed: None,
+        };
+        let event = Event::ok("secret_delete", subject, via);
+        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
+        txn.commit()?;
+        Ok(Some(Deleted {
+            id: Uuid::from_u128(id),
+            service: None,
+            name,
+        }))
+    }
+
     /// Gives the secret `name` a new value, keeping its id, provider and
     /// `created_at`; `Ok(None)` when there is none.
     pub fn rotate_secret(

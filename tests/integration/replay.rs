@@ -772,3 +772,40 @@ fn a_checkpoint_spares_the_first_read_and_still_refuses_a_replay() {
         report.problems
     );
 }
+
+/// A deleted secret's row put back without its index entry: its name finds
+/// nothing, so it is deleted by the id `--verify` names, and the vault
+/// verifies again (and `exec --all-secrets` runs again).
+#[test]
+fn a_secret_put_back_without_its_name_is_deleted_by_id() {
+    let env = Env::new();
+    stdout_ok(&env.run(&["init"], ""));
+    stdout_ok(&env.run(
+        &["secret", "create", "--name", "TMP", "--provider", "x"],
+        &marked_value("tmp"),
+    ));
+    let rows = secret_rows(&env.vault);
+    stdout_ok(&env.run(&["secret", "delete", "TMP"], ""));
+    put_secret(&env.vault, &rows);
+    let o = env.run(&["exec", "--all-secrets", "--", "true"], "");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        stderr(&o).contains("not in the audit trail"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["secret", "delete", "TMP"], "");
+    assert_eq!(o.status.code(), Some(1), "no index entry finds it: {o:?}");
+    let id = uuid::Uuid::from_u128(rows[0].0).to_string();
+    assert!(verify_fails_env(&env).contains(&id));
+    stdout_ok(&env.run(&["secret", "delete", "--id", &id], ""));
+    stdout_ok(&env.run(&["audit", "--verify"], ""));
+    stdout_ok(&env.run(&["exec", "--all-secrets", "--", "true"], ""));
+    assert!(secret_rows(&env.vault).is_empty());
+}
+
+fn verify_fails_env(env: &Env) -> String {
+    let o = env.run(&["audit", "--verify"], "");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    stderr(&o)
+}
