@@ -7,9 +7,9 @@ use std::path::Path;
 use uuid::Uuid;
 
 use super::audit::{Event, Table, Written};
-use super::format::{self, Kind, open_record, seal_record};
+use super::format::{Kind, open_record, seal_record};
 use super::{CredentialRecord, Secret, SecretRecord, Vault, members, now, secret};
-use crate::crypto::kdf::{self, KdfHeader, KdfParams};
+use crate::crypto::kdf::KdfParams;
 use crate::error::VaultError;
 use crate::mask::mask;
 use crate::secret::SecretString;
@@ -277,17 +277,11 @@ impl Vault {
                 NewLock::Slot(member, slot)
             }
             None => {
-                let current = self
-                    .store
-                    .read()?
-                    .get(Tbl::Meta, meta_key::KDF.as_bytes())?
-                    .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
-                let current = KdfHeader::decode(&current)?;
-                let header = KdfHeader::generate(params.unwrap_or(current.params))?;
-                let master = kdf::derive_master_key(new_password, &header)?;
-                let kdf = header.encode();
-                let wrapped = format::wrap_key(&master, &self.data_key, &kdf, vault_id)?;
-                NewLock::Password { kdf, wrapped }
+                let w = self.wrap_anew(&self.data_key, new_password, params)?;
+                NewLock::Password {
+                    kdf: w.kdf,
+                    wrapped: w.wrapped,
+                }
             }
         };
         let mut txn = self.store.write()?;

@@ -59,9 +59,9 @@ pub enum Relock<'a> {
 pub(super) type Resealed = Vec<(Table, u128, String, Vec<u8>)>;
 
 /// A vault file's new lock, computed before the write transaction.
-struct Wrapped {
-    kdf: [u8; HEADER_LEN],
-    wrapped: Vec<u8>,
+pub(super) struct Wrapped {
+    pub(super) kdf: [u8; HEADER_LEN],
+    pub(super) wrapped: Vec<u8>,
 }
 
 impl Vault {
@@ -159,7 +159,7 @@ impl Vault {
 
     /// `new_key` wrapped under `password` with a fresh salt at `params` (or
     /// the current cost): one KDF run, outside any write transaction.
-    fn wrap_anew(
+    pub(super) fn wrap_anew(
         &self,
         new_key: &Key32,
         password: &SecretString,
