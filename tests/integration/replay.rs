@@ -85,22 +85,11 @@ async fn replayed_credential(s: &Store<'_>, c: &Client, p1: &Upstream, p2: &Upst
     assert_eq!(p1.requests().len(), 0, "nothing reached the other host");
 
     // exec: refused before the program runs.
-    let ran = s_marker();
-    let o = (s.cli)(
-        &[
-            "exec",
-            "--env",
-            "TOKEN=custom.replay",
-            "--",
-            "sh",
-            "-c",
-            &format!("touch {}", ran.display()),
-        ],
-        "",
+    exec_is_refused(
+        |args| (s.cli)(args, ""),
+        &["--env", "TOKEN=custom.replay"],
+        TAMPERED,
     );
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert!(stderr(&o).contains(TAMPERED), "{}", stderr(&o));
-    assert!(!ran.exists(), "the program must not run");
 
     // Replacing it would keep the replayed record's id and created_at: refused too.
     let o = c
@@ -138,9 +127,18 @@ async fn replayed_credential(s: &Store<'_>, c: &Client, p1: &Upstream, p2: &Upst
     stdout_ok(&(s.cli)(&["audit", "--verify"], ""));
 }
 
-/// A path no test creates (the exec'd program would).
-fn s_marker() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("credvault-ran-{}", uuid::Uuid::new_v4()))
+/// `credvault exec SPEC -- sh -c 'touch MARKER'` through `run` is refused
+/// with `why`, and the program never runs (MARKER is a path nothing else creates).
+fn exec_is_refused(run: impl Fn(&[&str]) -> Output, spec: &[&str], why: &str) {
+    let ran = std::env::temp_dir().join(format!("credvault-ran-{}", uuid::Uuid::new_v4()));
+    let touch = format!("touch {}", ran.display());
+    let mut args = vec!["exec"];
+    args.extend_from_slice(spec);
+    args.extend(["--", "sh", "-c", &touch]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{spec:?}: {o:?}");
+    assert!(stderr(&o).contains(why), "{spec:?}: {}", stderr(&o));
+    assert!(!ran.exists(), "{spec:?}: the program must not run");
 }
 
 #[tokio::test]
@@ -219,16 +217,8 @@ fn a_replayed_secret_is_neither_used_nor_rotated() {
     let before = stdout_ok(&env.run(&["audit", "--json"], ""))
         .lines()
         .count();
-    let ran = s_marker();
-    let touch = format!("touch {}", ran.display());
-    for args in [
-        &["exec", "--secret", "REPLAY_TOKEN", "--", "sh", "-c", &touch][..],
-        &["exec", "--all-secrets", "--", "sh", "-c", &touch][..],
-    ] {
-        let o = env.run(args, "");
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
-        assert!(stderr(&o).contains(TAMPERED), "{}", stderr(&o));
-        assert!(!ran.exists(), "{args:?}: the program must not run");
+    for spec in [&["--secret", "REPLAY_TOKEN"][..], &["--all-secrets"][..]] {
+        exec_is_refused(|args| env.run(args, ""), spec, TAMPERED);
     }
     let o = env.run(
         &["secret", "rotate", "REPLAY_TOKEN"],
@@ -397,28 +387,11 @@ fn a_lowered_format_version_is_not_a_migration() {
         "UPDATE credvault_meta SET v = decode('02000000', 'hex') WHERE k = convert_to('format_version', 'UTF8')",
     );
     // A use would go ahead and then fail to record itself: refused first.
-    let ran = s_marker();
-    let o = run_team(
-        &env,
-        &url,
-        &[
-            "exec",
-            "--env",
-            "T=openai",
-            "--",
-            "sh",
-            "-c",
-            &format!("touch {}", ran.display()),
-        ],
-        "",
+    exec_is_refused(
+        |args| run_team(&env, &url, args, ""),
+        &["--env", "T=openai"],
+        "format version was lowered",
     );
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert!(
-        stderr(&o).contains("format version was lowered"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!ran.exists(), "the program must not run");
     let report = verify_report(&run_team(&env, &url, &["audit", "--verify", "--json"], ""));
     assert!(
         report.to_string().contains("lowered outside credvault"),
@@ -614,26 +587,11 @@ fn removing_the_trail_does_not_switch_the_checks_off() {
     store(&marked_value("new"));
     crate::tamper::put(&env.vault, old[0].0, &old[0].1);
     remove_the_trail(&env.vault);
-    let ran = s_marker();
-    let o = env.run(
-        &[
-            "exec",
-            "--env",
-            "T=custom.x",
-            "--",
-            "sh",
-            "-c",
-            &format!("touch {}", ran.display()),
-        ],
-        "",
+    exec_is_refused(
+        |args| env.run(args, ""),
+        &["--env", "T=custom.x"],
+        "audit trail was removed",
     );
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert!(
-        stderr(&o).contains("audit trail was removed"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!ran.exists(), "the program must not run");
     // Nor does a write start a new trail (a baseline of the replayed row).
     let o = env.run(
         &["secret", "create", "--name", "AFTER", "--provider", "x"],
