@@ -345,8 +345,11 @@ impl Vault {
     pub fn store_credential(&self, req: &StoreCredential, via: &str) -> Result<Stored, VaultError> {
         let idx = self.index_key(Kind::Credential, &[&req.service.id, &req.name])?;
         let key = self.keys.seal_key();
-        if self.store.read()?.get(Tbl::Index, &idx)?.is_some() {
-            self.warm_trail_once()?;
+        // A replacement checks the record it replaces: read the trail first,
+        // outside the write lock (only a process that has not read it yet,
+        // and only when there is a record to replace).
+        if !self.latest().anchored() && self.store.read()?.get(Tbl::Index, &idx)?.is_some() {
+            self.warm_trail()?;
         }
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
