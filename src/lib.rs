@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod app;
 pub mod catalog;
 pub mod crypto;
 pub mod entry;

@@ -5,11 +5,12 @@ use std::io::{IsTerminal, Read};
 
 use serde_json::{Map, Value, json};
 
+use crate::app::{UnlockConfig, VaultAccess};
 use crate::cli::{Cli, Command, ExecArgs, MemberCommand, SecretCommand, ServeArgs, TokenCommand};
 use crate::config::default_vault_path;
 use crate::crypto::kdf::KdfParams;
 use crate::error::{ApiError, VaultError, exit};
-use crate::mcp::{CredVaultServer, UnlockConfig, VaultAccess};
+use crate::mcp::CredVaultServer;
 use crate::password::{self, Prompt};
 use crate::secret::SecretString;
 use crate::store::Location;
@@ -465,6 +466,7 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
         // stdio: initialize and tools/list first, then the KDF (see start_after).
         let access = VaultAccess::start_after(config, std::time::Duration::from_millis(25))
             .with_outbound(outbound);
+        access.entry().serve_on_demand(crate::entry::starter());
         use rmcp::ServiceExt;
         let (input, output, pipes) = crate::mcp::stdio::std_streams();
         *restore_slot = Some(pipes);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::Slot;
+use crate::app::entry_desk::Slot;
 use crate::usage::auth_header_for;
 use crate::usage::destination::effective_hosts;
 

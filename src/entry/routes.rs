@@ -19,9 +19,10 @@ use axum::routing::any;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-use super::{Lookup, Slot, SlotState, page};
+use super::page;
+use crate::app::VaultAccess;
+use crate::app::entry_desk::{Lookup, PageStarter, Slot, SlotState, Submit};
 use crate::error::ApiError;
-use crate::mcp::VaultAccess;
 use crate::secret::SecretString;
 use crate::usage::destination::{HostEntry, MAX_ALLOWED_HOSTS};
 use crate::validate::MAX_VALUE_BYTES;
@@ -44,8 +45,13 @@ pub fn router(access: VaultAccess) -> Router {
         .with_state(access)
 }
 
+/// What the desk calls to serve the page in stdio mode.
+pub fn starter() -> PageStarter {
+    std::sync::Arc::new(|access| Box::pin(listen(access)))
+}
+
 /// Starts the stdio-mode listener on an ephemeral loopback port; returns its base URL.
-pub(super) async fn listen(access: VaultAccess) -> Result<String, ApiError> {
+async fn listen(access: VaultAccess) -> Result<String, ApiError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| {
@@ -318,25 +324,14 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
             page::form(slot, &form.hosts, Some(&msg)),
         );
     }
-    if !slot.claim() {
-        return not_open(slot).unwrap_or_else(busy);
-    }
-    let mut spec = slot.spec.clone();
-    spec.allowed_hosts = hosts.clone();
-    let request = spec.with_value(value);
     let via = format!("page:{}", slot.via);
-    match access
-        .run(move |v| v.store_credential(&request, &via))
-        .await
-    {
+    match crate::app::entry_desk::submit(access, slot, value, hosts.clone(), via).await {
         Ok(stored) => {
-            let replaced = stored.replaced;
-            slot.finish(stored);
             tracing::info!(slot = %slot.id, "credential entered on the page and stored");
-            html(StatusCode::OK, page::stored(slot, replaced, &hosts))
+            html(StatusCode::OK, page::stored(slot, stored.replaced, &hosts))
         }
-        Err(e) => {
-            slot.release();
+        Err(Submit::NotOpen) => not_open(slot).unwrap_or_else(busy),
+        Err(Submit::Failed(e)) => {
             let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             html(
                 status,

@@ -22,8 +22,9 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use crate::app::VaultAccess;
 use crate::cli::ServeArgs;
-use crate::mcp::{CredVaultServer, VaultAccess};
+use crate::mcp::CredVaultServer;
 pub use guard::{Allowed, Via, is_loopback_authority};
 
 /// Why `serve --http` could not start.

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::input_schema;
 use super::tools::{CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, logged};
-use crate::entry::{Outcome, Slot};
+use crate::app::entry_desk::{Outcome, Slot};
 use crate::error::ApiError;
 use crate::validate::{self, CredentialType};
 

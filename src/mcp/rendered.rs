@@ -4,7 +4,8 @@
 //! A page of 200 credentials is ~87 KB of JSON (structuredContent plus the
 //! same JSON as text). Rendering it again for every call of unchanged metadata
 //! costs a deep clone of the structured value and a serialisation of both
-//! copies. So the last rendering is kept ([`RenderedPage`], keyed by the
+//! copies. So the last rendering is kept (in the process's
+//! [`crate::app::page_cache::PageCache`], keyed by the
 //! metadata generation, which changes with every write by any process), and on
 //! stdio, where credvault writes its own bytes, the tool hands the writer a
 //! placeholder that names the rendering ([`Handoff`]): the writer sends the
@@ -22,14 +23,7 @@ use rmcp::model::{
 };
 use serde_json::Value;
 
-/// What identifies a rendered list page: metadata generation, service
-/// filter, cursor, limit.
-pub type PageKey = (
-    crate::vault::Generation,
-    Option<String>,
-    Option<crate::vault::Cursor>,
-    usize,
-);
+pub use crate::app::page_cache::PageKey;
 
 /// One result: structuredContent, its text block, and the serialised result
 /// per wire shape (without `resultType`, with `resultType: "complete"`).
@@ -63,35 +57,14 @@ impl Rendering {
     }
 }
 
-/// The last list_credentials result rendered, keyed by [`PageKey`]: the
-/// generation changes whenever any process writes, so a hit is always the
-/// current metadata.
-#[derive(Default)]
-pub struct RenderedPage {
-    last: Mutex<Option<(PageKey, Arc<Rendering>)>>,
-}
-
-impl RenderedPage {
-    /// The rendering of `key`, if it is the last one rendered.
-    pub fn get(&self, key: &PageKey) -> Option<Arc<Rendering>> {
-        let last = self.last.lock().ok()?;
-        match &*last {
-            Some((k, r)) if k == key => Some(r.clone()),
-            _ => None,
-        }
-    }
-
-    /// Keeps `value` and its `text` as the rendering of `key`.
-    pub fn put(&self, key: PageKey, value: Value, text: String) -> Arc<Rendering> {
-        let r = Arc::new(Rendering {
+impl Rendering {
+    /// A rendering of `value`, whose JSON text is `text`.
+    pub fn new(value: Value, text: String) -> Arc<Self> {
+        Arc::new(Self {
             value,
             text,
             bytes: Default::default(),
-        });
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((key, r.clone()));
-        }
-        r
+        })
     }
 }
 

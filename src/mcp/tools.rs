@@ -17,9 +17,9 @@ use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::VaultAccess;
-use super::rendered::Handoff;
+use super::rendered::{Handoff, Rendering};
 use super::schema::{input_schema, output_schema};
+use crate::app::VaultAccess;
 use crate::error::ApiError;
 use crate::validate::{self, CredentialType};
 use crate::vault::{Credential, Metadata, Secret, Stored};
@@ -392,15 +392,15 @@ impl CredVaultServer {
     async fn list(&self, args: JsonObject) -> Result<rmcp::model::CallToolResult, ToolError> {
         let req = validate::list_credentials(args)?;
         self.vault.settled().await;
-        let rendered = self.vault.rendered();
+        let access = self.vault.clone();
         let service = req.filter.map(|s| s.id);
         let key = move |m: &Metadata| (m.generation(), service.clone(), req.cursor, req.limit);
-        let (quick_key, quick_rendered) = (key.clone(), rendered.clone());
+        let (quick_key, quick_access) = (key.clone(), access.clone());
         let hit = self
             .vault
             .read(move |v| {
                 Ok(v.current_metadata()?
-                    .and_then(|m| quick_rendered.get(&quick_key(&m))))
+                    .and_then(|m| quick_access.pages().get::<Rendering>(&quick_key(&m))))
             })
             .await?;
         let rendering = match hit {
@@ -411,7 +411,7 @@ impl CredVaultServer {
                         // One snapshot for both the key and, on a miss, the page.
                         let metadata = v.metadata()?;
                         let key = key(&metadata);
-                        if let Some(hit) = rendered.get(&key) {
+                        if let Some(hit) = access.pages().get::<Rendering>(&key) {
                             return Ok(hit);
                         }
                         let page = metadata.credentials_page(key.1.as_deref(), key.2, key.3);
@@ -423,7 +423,7 @@ impl CredVaultServer {
                             crate::error::VaultError::Storage(format!("encoding the list: {e}"))
                         })?;
                         let text = value.to_string();
-                        Ok(rendered.put(key, value, text))
+                        Ok(access.pages().put(key, Rendering::new(value, text)))
                     })
                     .await?
             }

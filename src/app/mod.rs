@@ -1,0 +1,10 @@
+//! The application layer: the process context every front end shares
+//! ([`VaultAccess`]) and one typed function per operation. MCP, REST, the
+//! entry page and the CLI call these; they parse their own wire format into
+//! the `model` inputs and render the outputs and errors in their own shape.
+
+mod context;
+pub mod entry_desk;
+pub mod page_cache;
+
+pub use context::{UnlockConfig, VaultAccess};
