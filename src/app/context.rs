@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::AppError;
 use super::entry_desk::Desk;
 use super::page_cache::PageCache;
 use crate::crypto::kdf::KdfParams;
@@ -110,6 +111,19 @@ impl VaultAccess {
         }
     }
 
+    /// A context over a vault already open (the CLI): no unlock runs.
+    pub fn ready(vault: Vault) -> Self {
+        let (_, rx) = watch::channel(Some(Ok(Arc::new(vault))));
+        Self {
+            kick: Arc::new(tokio::sync::Notify::new()),
+            rx,
+            outbound: Arc::new(Outbound::new(None)),
+            pending: Arc::default(),
+            entry: Arc::default(),
+            pages: Arc::default(),
+        }
+    }
+
     /// Runs a bookkeeping write (`last_used_at`) after the caller has its
     /// answer: the reply does not wait for its fsync. [`Self::settled`] waits
     /// for every such write started so far.
@@ -121,7 +135,7 @@ impl VaultAccess {
         let access = self.clone();
         tokio::spawn(async move {
             if let Err(e) = access.run(op).await {
-                tracing::warn!("{what}: {}", e.detail);
+                tracing::warn!("{what}: {}", ApiError::from(e).detail);
             }
             drop(guard);
         });
@@ -176,7 +190,7 @@ impl VaultAccess {
     /// Runs a short read: on this task where the vault's reads are local (the
     /// file store), saving the hand-off to a blocking thread and back; on a
     /// blocking thread like [`Self::run`] where they are not (a team vault).
-    pub async fn read<T, F>(&self, op: F) -> Result<T, ApiError>
+    pub async fn read<T, F>(&self, op: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
@@ -185,33 +199,26 @@ impl VaultAccess {
         if !vault.reads_are_local() {
             return self.run(op).await;
         }
-        op(&vault).map_err(failed)
+        Ok(op(&vault)?)
     }
 
     /// Runs a blocking vault operation off the async runtime.
-    pub async fn run<T, F>(&self, op: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, op: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
     {
         let vault = self.vault().await?;
         match tokio::task::spawn_blocking(move || op(&vault)).await {
-            Ok(result) => result.map_err(failed),
+            Ok(result) => Ok(result?),
             Err(_) => Err(ApiError::new(
                 500,
                 "internal_error",
                 "a vault operation stopped unexpectedly",
-            )),
+            )
+            .into()),
         }
     }
-}
-
-/// A vault operation's error as the caller gets it (logged unless expected).
-fn failed(e: VaultError) -> ApiError {
-    if !matches!(e, VaultError::SecretExists(_)) {
-        tracing::warn!("vault operation failed: {e}");
-    }
-    ApiError::from(e)
 }
 
 fn unlock(config: &UnlockConfig) -> Result<Arc<Vault>, ApiError> {

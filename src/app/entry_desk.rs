@@ -27,6 +27,7 @@ use futures::future::BoxFuture;
 
 use super::VaultAccess;
 use crate::error::ApiError;
+use crate::model::Caller;
 use crate::validate::CredentialSpec;
 use crate::vault::Stored;
 
@@ -68,8 +69,8 @@ pub struct Slot {
     pub spec: CredentialSpec,
     /// The link (carries the token, never a value).
     pub url: String,
-    /// Who asked for it (`stdio`, `http:<token>`): the page's store is recorded as `page:<via>`.
-    pub via: String,
+    /// Who asked for it: the page's store is recorded as the page acting for them.
+    pub caller: Caller,
     /// When the link dies.
     pub expires: Instant,
     /// The same, as Unix seconds.
@@ -334,7 +335,7 @@ impl Desk {
     pub async fn open(
         &self,
         spec: CredentialSpec,
-        via: String,
+        caller: Caller,
         access: &VaultAccess,
     ) -> Result<Arc<Slot>, ApiError> {
         let base = self.base_url(access).await?;
@@ -347,7 +348,7 @@ impl Desk {
             id: uuid::Uuid::new_v4().to_string(),
             spec,
             url: format!("{base}/enter/{token}"),
-            via,
+            caller,
             expires: now + self.ttl,
             expires_at: crate::vault::now() + self.ttl.as_secs() as i64,
             state: watch::Sender::new(SlotState::Open),
@@ -406,14 +407,13 @@ pub enum Submit {
 }
 
 /// Stores what the person entered into `slot` (its hosts replaced by
-/// `hosts`), recorded as from `via`: the slot is claimed first, so two
+/// `hosts`), recorded as from the page: the slot is claimed first, so two
 /// submissions cannot both store.
 pub async fn submit(
     access: &VaultAccess,
     slot: &Slot,
     value: crate::secret::SecretString,
     hosts: Vec<String>,
-    via: String,
 ) -> Result<Stored, Submit> {
     if !slot.claim() {
         return Err(Submit::NotOpen);
@@ -421,17 +421,14 @@ pub async fn submit(
     let mut spec = slot.spec.clone();
     spec.allowed_hosts = hosts;
     let request = spec.with_value(value);
-    match access
-        .run(move |v| v.store_credential(&request, &via))
-        .await
-    {
+    match super::credentials::store_credential(access, &slot.caller.page(), request).await {
         Ok(stored) => {
             slot.finish(stored.clone());
             Ok(stored)
         }
         Err(e) => {
             slot.release();
-            Err(Submit::Failed(e))
+            Err(Submit::Failed(e.into()))
         }
     }
 }

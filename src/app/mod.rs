@@ -3,8 +3,13 @@
 //! entry page and the CLI call these; they parse their own wire format into
 //! the `model` inputs and render the outputs and errors in their own shape.
 
+pub mod calls;
 mod context;
+pub mod credentials;
 pub mod entry_desk;
+mod error;
 pub mod page_cache;
+pub mod secrets;
 
 pub use context::{UnlockConfig, VaultAccess};
+pub use error::AppError;

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::{CliError, Settings, emit, print_table, read_value};
+use super::{CliError, Settings, block_on, emit, print_table, read_value};
+use crate::app;
 use crate::error::{ApiError, VaultError, exit};
 use crate::mcp::{SecretItem, rfc3339};
+use crate::model::Caller;
 use crate::password;
 use crate::secret::SecretString;
 use crate::validate;
@@ -36,7 +38,12 @@ pub(super) fn delete(
         (None, None) => return Err(CliError::Usage("give SERVICE[/NAME] or --id ID".into())),
     }
     let which = validate::delete_credential(args)?;
-    match s.open()?.delete_credential(&which, "cli")? {
+    let access = s.access()?;
+    match block_on(app::credentials::delete_credential(
+        &access,
+        &Caller::Cli,
+        which.clone(),
+    ))?? {
         Some(d) => {
             println!(
                 "deleted {}/{} ({})",
@@ -64,11 +71,10 @@ pub(super) fn secret_list(
     if let Some(p) = provider {
         args.insert("provider".into(), json!(p));
     }
-    let provider = validate::list_secrets(args)?.filter;
-    let secrets = s
-        .open()?
-        .secrets_page(provider.as_deref(), None, usize::MAX)?
-        .items;
+    let mut listing = validate::list_secrets(args)?;
+    listing.limit = usize::MAX;
+    let access = s.access()?;
+    let secrets = block_on(app::secrets::list_secrets(&access, listing))??.items;
     if as_json {
         let items: Vec<SecretItem> = secrets.iter().map(Into::into).collect();
         println!(
@@ -133,7 +139,12 @@ pub(super) fn secret_delete(
         };
     }
     let name = checked_name(name.as_deref().unwrap_or_default())?;
-    match s.open()?.delete_secret(&name, "cli")? {
+    let access = s.access()?;
+    match block_on(app::secrets::delete_secret(
+        &access,
+        &Caller::Cli,
+        name.clone(),
+    ))?? {
         Some(d) => {
             println!("deleted {} ({})", d.name, d.id);
             Ok(())

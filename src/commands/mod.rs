@@ -5,12 +5,13 @@ use std::io::{IsTerminal, Read};
 
 use serde_json::{Map, Value, json};
 
-use crate::app::{UnlockConfig, VaultAccess};
+use crate::app::{self, UnlockConfig, VaultAccess};
 use crate::cli::{Cli, Command, ExecArgs, MemberCommand, SecretCommand, ServeArgs, TokenCommand};
 use crate::config::default_vault_path;
 use crate::crypto::kdf::KdfParams;
 use crate::error::{ApiError, VaultError, exit};
 use crate::mcp::CredVaultServer;
+use crate::model::Caller;
 use crate::password::{self, Prompt};
 use crate::secret::SecretString;
 use crate::store::Location;
@@ -67,6 +68,31 @@ impl CliError {
             _ => exit::FAILURE,
         }
     }
+}
+
+impl From<crate::app::AppError> for CliError {
+    fn from(e: crate::app::AppError) -> Self {
+        match e {
+            crate::app::AppError::Vault(e) => Self::Vault(e),
+            crate::app::AppError::Api(e) => Self::from(e),
+        }
+    }
+}
+
+impl Settings {
+    /// The vault, opened, as the app layer's context.
+    pub(crate) fn access(&self) -> Result<VaultAccess, CliError> {
+        Ok(VaultAccess::ready(self.open()?))
+    }
+}
+
+/// Runs an app operation to completion on this thread.
+pub(crate) fn block_on<F: std::future::Future>(op: F) -> Result<F::Output, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("starting the async runtime: {e}")))?;
+    Ok(runtime.block_on(op))
 }
 
 impl From<ApiError> for CliError {
@@ -242,7 +268,12 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
                 Value::String(read_value("Credential value: ")?.take()),
             );
             let req = validate::store_credential(args)?;
-            let stored = settings.open()?.store_credential(&req, "cli")?;
+            let access = settings.access()?;
+            let stored = block_on(app::credentials::store_credential(
+                &access,
+                &Caller::Cli,
+                req,
+            ))??;
             let c = &stored.credential;
             println!(
                 "{} {}/{} ({})",
@@ -274,7 +305,8 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
                 Value::String(read_value("Secret value: ")?.take()),
             );
             let req = validate::create_secret(args)?;
-            let s = settings.open()?.create_secret(&req, "cli")?;
+            let access = settings.access()?;
+            let s = block_on(app::secrets::create_secret(&access, &Caller::Cli, req))??;
             println!("created {} {} ({})", s.name, s.masked_value, s.id);
             Ok(())
         }
@@ -332,9 +364,8 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
         args.insert("service_id".into(), json!(service));
     }
     let filter = validate::list_credentials(args)?;
-    let creds = s
-        .open()?
-        .list_credentials(filter.filter.as_ref().map(|f| f.id.as_str()))?;
+    let access = s.access()?;
+    let creds = block_on(app::credentials::all_credentials(&access, filter.filter))??;
     if as_json {
         let items: Vec<_> = creds.iter().map(crate::mcp::CredentialItem::from).collect();
         println!(

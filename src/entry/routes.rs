@@ -324,8 +324,7 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
             page::form(slot, &form.hosts, Some(&msg)),
         );
     }
-    let via = format!("page:{}", slot.via);
-    match crate::app::entry_desk::submit(access, slot, value, hosts.clone(), via).await {
+    match crate::app::entry_desk::submit(access, slot, value, hosts.clone()).await {
         Ok(stored) => {
             tracing::info!(slot = %slot.id, "credential entered on the page and stored");
             html(StatusCode::OK, page::stored(slot, stored.replaced, &hosts))

@@ -11,6 +11,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 
 use super::AppState;
 use crate::error::ApiError;
+use crate::model::Caller;
 
 /// Hosts and origins accepted besides loopback (`--allow-origin`).
 #[derive(Debug, Clone, Default)]
@@ -353,11 +354,6 @@ async fn drain(body: Body, declared: usize) {
     .await;
 }
 
-/// Who made a request, as the audit trail names it: `http:<token name>`, or
-/// `http` without a token (`--no-auth`, a locked vault).
-#[derive(Debug, Clone)]
-pub struct Via(pub String);
-
 /// The id of the token that authenticated a request (absent with `--no-auth`).
 #[derive(Debug, Clone)]
 pub struct TokenId(pub Option<String>);
@@ -390,7 +386,7 @@ pub async fn authenticate(
     }
     if state.no_auth {
         req.extensions_mut().insert(TokenId(None));
-        req.extensions_mut().insert(Via("http".into()));
+        req.extensions_mut().insert(Caller::Http(None));
         return next.run(req).await;
     }
     let unauthorized =
@@ -401,7 +397,11 @@ pub async fn authenticate(
         );
     };
     // One keyed-hash lookup: on this task for the vault file.
-    let checked = state.access.read(move |v| v.check_token(&token)).await;
+    let checked = state
+        .access
+        .read(move |v| v.check_token(&token))
+        .await
+        .map_err(ApiError::from);
     match checked {
         Ok(Some(info)) => {
             // A Streamable HTTP session belongs to the token that opened it.
@@ -419,7 +419,7 @@ pub async fn authenticate(
             let is_delete = req.method() == axum::http::Method::DELETE;
             req.extensions_mut().insert(TokenId(Some(info.id.clone())));
             req.extensions_mut()
-                .insert(Via(format!("http:{}", info.name)));
+                .insert(Caller::Http(Some(info.name.clone())));
             let response = next.run(req).await;
             let created = response
                 .headers()
@@ -450,7 +450,7 @@ pub async fn authenticate(
         // instead of "failed to connect". Nothing can be read or written.
         Err(e) if e.code == 423 && is_mcp_route(&path) && state.loopback => {
             req.extensions_mut().insert(TokenId(None));
-            req.extensions_mut().insert(Via("http".into()));
+            req.extensions_mut().insert(Caller::Http(None));
             next.run(req).await
         }
         Err(e) => route_error(&path, e),

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::VaultAccess;
 use crate::cli::ServeArgs;
 use crate::mcp::CredVaultServer;
-pub use guard::{Allowed, Via, is_loopback_authority};
+pub use guard::{Allowed, is_loopback_authority};
 
 /// Why `serve --http` could not start.
 #[derive(Debug, thiserror::Error)]

@@ -21,9 +21,11 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::guard::{Via, envelope, seed000_error};
+use super::guard::{envelope, seed000_error};
+use crate::app;
 use crate::error::ApiError;
 use crate::mcp::rfc3339;
+use crate::model::Caller;
 use crate::secret::SecretString;
 use crate::validate::{self, StoreCredential};
 
@@ -79,7 +81,7 @@ fn seed000_item(c: &crate::vault::Credential) -> Value {
 /// Seed 000: `{service, name, key}` → 201 `{id, service, name, created_at, last_used_at}`.
 pub async fn create_credential_000(
     State(state): State<AppState>,
-    Extension(Via(via)): Extension<Via>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     const REQUIRED: &str = "service, name, and key are required";
@@ -118,10 +120,9 @@ pub async fn create_credential_000(
             );
         }
     };
-    match state
-        .access
-        .run(move |v| v.store_credential(&req, &via))
+    match app::credentials::store_credential(&state.access, &caller, req)
         .await
+        .map_err(ApiError::from)
     {
         Ok(s) => created(seed000_item(&s.credential)),
         Err(e) => seed000_error(e.code, &e.detail),
@@ -131,15 +132,13 @@ pub async fn create_credential_000(
 /// Seed 001: 200 `[{id, service, name, created_at, last_used_at}]`.
 /// The whole list is serialised once, from the metadata snapshot itself.
 pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
-    let body = state
-        .access
-        .run(|v| {
-            let metadata = v.metadata()?;
-            let items: Vec<Seed000Item> = metadata.credentials().iter().map(Into::into).collect();
-            serde_json::to_vec(&items)
-                .map_err(|e| crate::error::VaultError::Storage(format!("encoding the list: {e}")))
-        })
-        .await;
+    let body = app::credentials::render_all(&state.access, |all| {
+        let items: Vec<Seed000Item> = all.iter().map(Into::into).collect();
+        serde_json::to_vec(&items)
+            .map_err(|e| crate::error::VaultError::Storage(format!("encoding the list: {e}")))
+    })
+    .await
+    .map_err(ApiError::from);
     match body {
         Ok(body) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -153,7 +152,7 @@ pub async fn list_credentials_001(State(state): State<AppState>) -> Response {
 /// Seed 002: `{name, provider, value}` → 201 secret metadata with `masked_value`.
 pub async fn create_secret_002(
     State(state): State<AppState>,
-    Extension(Via(via)): Extension<Via>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let args = match object(body) {
@@ -164,7 +163,10 @@ pub async fn create_secret_002(
         Ok(r) => r,
         Err(e) => return envelope(e),
     };
-    match state.access.run(move |v| v.create_secret(&req, &via)).await {
+    match app::secrets::create_secret(&state.access, &caller, req)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(s) => created(json!(crate::mcp::CreateSecretOutput::from(&s))),
         Err(e) => envelope(e),
     }
@@ -188,7 +190,7 @@ fn flowise_service(credential_name: &str) -> String {
 /// value and the whole object is sealed with it.
 pub async fn create_credential_003(
     State(state): State<AppState>,
-    Extension(Via(via)): Extension<Via>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut obj = match object(body) {
@@ -270,10 +272,9 @@ pub async fn create_credential_003(
     req.attachment = plain.map(|m| SecretString::new(Value::Object(m).to_string()));
     let workspace = state.access.vault().await.map(|v| v.id().to_string());
     match (
-        state
-            .access
-            .run(move |v| v.store_credential(&req, &via))
-            .await,
+        app::credentials::store_credential(&state.access, &caller, req)
+            .await
+            .map_err(ApiError::from),
         workspace,
     ) {
         (Ok(s), Ok(workspace)) => {
@@ -294,7 +295,7 @@ pub async fn create_credential_003(
 /// 200 `{success, service_id, service_name, credential_type, …}`.
 pub async fn store_credential_004(
     State(state): State<AppState>,
-    Extension(Via(via)): Extension<Via>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let args = match object(body) {
@@ -306,10 +307,9 @@ pub async fn store_credential_004(
         Err(e) => return envelope(e),
     };
     let service_id = req.service_id.clone();
-    match state
-        .access
-        .run(move |v| v.store_credential(&req, &via))
+    match app::credentials::store_credential(&state.access, &caller, req)
         .await
+        .map_err(ApiError::from)
     {
         Ok(s) => axum::Json(crate::mcp::StoreCredentialOutput::new(service_id, s)).into_response(),
         Err(e) => envelope(e),
@@ -319,17 +319,16 @@ pub async fn store_credential_004(
 /// `DELETE /api/credentials/{id}` → 204; 404/400 `{"error": …}` (seed 000's shape).
 pub async fn delete_credential(
     State(state): State<AppState>,
-    Extension(Via(via)): Extension<Via>,
+    Extension(caller): Extension<Caller>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
     let Ok(id) = uuid::Uuid::parse_str(id.trim()) else {
         return seed000_error(400, "id must be a credential id (UUID)");
     };
     let which = crate::vault::Selector::Id(id);
-    match state
-        .access
-        .run(move |v| v.delete_credential(&which, &via))
+    match app::credentials::delete_credential(&state.access, &caller, which)
         .await
+        .map_err(ApiError::from)
     {
         Ok(Some(_)) => StatusCode::NO_CONTENT.into_response(),
         Ok(None) => seed000_error(404, &format!("no credential with id {id}")),
@@ -339,7 +338,10 @@ pub async fn delete_credential(
 
 /// `GET /api/v1/user/secrets` → 200 `{"secrets": [...]}`, every secret's metadata.
 pub async fn list_secrets_002(State(state): State<AppState>) -> Response {
-    match state.access.run(|v| v.list_secrets()).await {
+    match app::secrets::all_secrets(&state.access)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(all) => {
             let items: Vec<crate::mcp::SecretItem> = all.iter().map(Into::into).collect();
             axum::Json(json!({ "secrets": items })).into_response()
@@ -351,7 +353,7 @@ pub async fn list_secrets_002(State(state): State<AppState>) -> Response {
 /// `DELETE /api/v1/user/secrets/{name}` → 204; 404 envelope.
 pub async fn delete_secret_002(
     State(state): State<AppState>,
-    Extension(Via(via)): Extension<Via>,
+    Extension(caller): Extension<Caller>,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Response {
     let mut args = Map::new();
@@ -361,10 +363,9 @@ pub async fn delete_secret_002(
         Err(e) => return envelope(e),
     };
     let shown = name.clone();
-    match state
-        .access
-        .run(move |v| v.delete_secret(&name, &via))
+    match app::secrets::delete_secret(&state.access, &caller, name)
         .await
+        .map_err(ApiError::from)
     {
         Ok(Some(_)) => StatusCode::NO_CONTENT.into_response(),
         Ok(None) => envelope(ApiError::new(

@@ -21,9 +21,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
 use super::AppState;
-use super::guard::{TokenId, Via, envelope};
+use super::guard::{TokenId, envelope};
 use crate::error::ApiError;
 use crate::mcp::CredVaultServer;
+use crate::model::Caller;
 
 struct Session {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
@@ -75,7 +76,7 @@ impl Drop for Cleanup {
 pub async fn connect(
     State(state): State<AppState>,
     Extension(token): Extension<TokenId>,
-    Extension(via): Extension<Via>,
+    Extension(caller): Extension<Caller>,
 ) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(64);
@@ -91,7 +92,7 @@ pub async fn connect(
     let incoming = Box::pin(futures::stream::unfold(from_client, |mut rx| async move {
         rx.recv().await.map(|m| (m, rx))
     }));
-    let server = CredVaultServer::new(state.access.clone()).with_via(via.0);
+    let server = CredVaultServer::new(state.access.clone()).with_caller(caller);
     let stop = state.shutdown.child_token();
     tokio::spawn(async move {
         match server.serve((PollSender::new(to_client), incoming)).await {

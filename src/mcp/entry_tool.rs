@@ -170,7 +170,7 @@ impl CredVaultServer {
         // A locked vault could not store what the person enters: say so now.
         self.vault.vault().await?;
         let desk = self.vault.entry();
-        let slot = desk.open(spec, self.via(ctx), &self.vault).await?;
+        let slot = desk.open(spec, self.caller(ctx), &self.vault).await?;
         let elicitation = ctx.client_capabilities().and_then(|c| c.elicitation);
         let url_mode = elicitation.as_ref().is_some_and(|e| e.url.is_some());
         let version = ctx.protocol_version();

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{input_schema, output_schema};
 use super::tools::{CredVaultServer, ToolError, binding, complete, logged, rfc3339};
+use crate::app;
 use crate::error::ApiError;
 use crate::validate;
 use crate::vault::Selector;
@@ -242,17 +243,7 @@ impl CredVaultServer {
     ) -> Result<CallToolResponse, ToolError> {
         let bound = binding("delete_credential", &args);
         let which = validate::delete_credential(args)?;
-        self.vault.settled().await;
-        let lookup = which.clone();
-        let found = self
-            .vault
-            .run(move |v| {
-                Ok(v.metadata()?.find_credential(|c| match &lookup {
-                    Selector::Id(id) => c.id == *id,
-                    Selector::Name { service, name } => c.service == *service && c.name == *name,
-                }))
-            })
-            .await?;
+        let found = app::credentials::find_credential(&self.vault, which.clone()).await?;
         let Some(c) = found else {
             return Err(not_found(match &which {
                 Selector::Id(id) => {
@@ -278,18 +269,15 @@ impl CredVaultServer {
         {
             return Ok(r);
         }
-        let via = self.via(ctx);
-        let target = Selector::Id(c.id);
-        let deleted = self
-            .vault
-            .run(move |v| v.delete_credential(&target, &via))
-            .await?
-            .ok_or_else(|| {
-                not_found(format!(
-                    "credential {}/{} is already gone",
-                    c.service, c.name
-                ))
-            })?;
+        let deleted =
+            app::credentials::delete_credential(&self.vault, &self.caller(ctx), Selector::Id(c.id))
+                .await?
+                .ok_or_else(|| {
+                    not_found(format!(
+                        "credential {}/{} is already gone",
+                        c.service, c.name
+                    ))
+                })?;
         complete(&DeleteCredentialOutput {
             deleted: true,
             id: deleted.id.to_string(),
@@ -300,11 +288,7 @@ impl CredVaultServer {
 
     async fn secrets(&self, args: JsonObject) -> Result<Json<ListSecretsOutput>, ToolError> {
         let req = validate::list_secrets(args)?;
-        self.vault.settled().await;
-        let page = self
-            .vault
-            .run(move |v| v.secrets_page(req.filter.as_deref(), req.cursor, req.limit))
-            .await?;
+        let page = app::secrets::list_secrets(&self.vault, req).await?;
         Ok(Json(ListSecretsOutput {
             secrets: page.items.iter().map(SecretItem::from).collect(),
             next_cursor: page.next.map(|c| c.encode()),
@@ -320,11 +304,7 @@ impl CredVaultServer {
     ) -> Result<CallToolResponse, ToolError> {
         let bound = binding("delete_secret", &args);
         let name = validate::secret_name(args)?;
-        let lookup = name.clone();
-        let found = self
-            .vault
-            .run(move |v| Ok(v.metadata()?.find_secret(|s| s.name == lookup)))
-            .await?;
+        let found = app::secrets::find_secret(&self.vault, name.clone()).await?;
         let Some(s) = found else {
             return Err(not_found(format!(
                 "no secret named {name} (list_secrets shows what exists)"
@@ -343,10 +323,7 @@ impl CredVaultServer {
         {
             return Ok(r);
         }
-        let via = self.via(ctx);
-        let deleted = self
-            .vault
-            .run(move |v| v.delete_secret(&name, &via))
+        let deleted = app::secrets::delete_secret(&self.vault, &self.caller(ctx), name)
             .await?
             .ok_or_else(|| not_found(format!("secret {} is already gone", s.name)))?;
         complete(&DeleteSecretOutput {

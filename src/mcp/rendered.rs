@@ -59,12 +59,12 @@ impl Rendering {
 
 impl Rendering {
     /// A rendering of `value`, whose JSON text is `text`.
-    pub fn new(value: Value, text: String) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(value: Value, text: String) -> Self {
+        Self {
             value,
             text,
             bytes: Default::default(),
-        })
+        }
     }
 }
 
@@ -152,7 +152,8 @@ mod tests {
 
     fn rendering() -> Arc<Rendering> {
         let value = serde_json::json!({"credentials": [{"id": "a\"b", "name": "ü\n"}], "next_cursor": null});
-        RenderedPage::default().put((1, None, None, 200), value.clone(), value.to_string())
+        let text = value.to_string();
+        Arc::new(Rendering::new(value.clone(), text))
     }
 
     fn response(id: RequestId, r: CallToolResult) -> ServerJsonRpcMessage {

@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use super::rendered::{Handoff, Rendering};
 use super::schema::{input_schema, output_schema};
-use crate::app::VaultAccess;
+use crate::app::{self, VaultAccess};
 use crate::error::ApiError;
+use crate::model::Caller;
 use crate::validate::{self, CredentialType};
-use crate::vault::{Credential, Metadata, Secret, Stored};
+use crate::vault::{Credential, Secret, Stored};
 
 /// Arguments of `store_credential`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -222,6 +223,12 @@ impl From<ApiError> for ToolError {
     }
 }
 
+impl From<crate::app::AppError> for ToolError {
+    fn from(e: crate::app::AppError) -> Self {
+        Self(e.into())
+    }
+}
+
 impl IntoContents for ToolError {
     fn into_contents(self) -> Vec<ContentBlock> {
         vec![ContentBlock::text(self.0.to_json())]
@@ -252,10 +259,9 @@ pub(super) fn binding(tool: &str, args: &JsonObject) -> Vec<u8> {
 pub struct CredVaultServer {
     pub(super) vault: VaultAccess,
     tool_router: Arc<ToolRouter<Self>>,
-    /// Who this server's calls come from, for the audit trail (`stdio`, or
-    /// `http:<token name>` for an SSE session); Streamable HTTP requests
-    /// carry their own.
-    via: String,
+    /// Who this server's calls come from, for the audit trail (stdio, or
+    /// the token of an SSE session); Streamable HTTP requests carry their own.
+    caller: Caller,
     /// On stdio, where list results go to the writer as rendered bytes.
     handoff: Option<Arc<Handoff>>,
 }
@@ -291,7 +297,7 @@ impl CredVaultServer {
         Self {
             vault,
             tool_router,
-            via: "stdio".into(),
+            caller: Caller::Stdio,
             handoff: None,
         }
     }
@@ -313,19 +319,19 @@ impl CredVaultServer {
         tool_router
     }
 
-    /// The same server, its calls recorded as made by `via`.
-    pub fn with_via(mut self, via: String) -> Self {
-        self.via = via;
+    /// The same server, its calls recorded as made by `caller`.
+    pub fn with_caller(mut self, caller: Caller) -> Self {
+        self.caller = caller;
         self
     }
 
     /// Who made this call: the HTTP request's token (set by the guard), else this server's.
-    pub(super) fn via(&self, ctx: &RequestContext<RoleServer>) -> String {
+    pub(super) fn caller(&self, ctx: &RequestContext<RoleServer>) -> Caller {
         ctx.extensions
             .get::<axum::http::request::Parts>()
-            .and_then(|p| p.extensions.get::<crate::http::Via>())
-            .map(|v| v.0.clone())
-            .unwrap_or_else(|| self.via.clone())
+            .and_then(|p| p.extensions.get::<Caller>())
+            .cloned()
+            .unwrap_or_else(|| self.caller.clone())
     }
 
     /// Store an API key or token for a service, encrypted; no tool returns it. The same
@@ -339,7 +345,7 @@ impl CredVaultServer {
         Parameters(args): Parameters<JsonObject>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<StoreCredentialOutput>, ToolError> {
-        logged("store_credential", self.store(args, self.via(&ctx))).await
+        logged("store_credential", self.store(args, self.caller(&ctx))).await
     }
 
     /// List stored credentials (metadata, never values), oldest first, a page at a time.
@@ -366,7 +372,7 @@ impl CredVaultServer {
         Parameters(args): Parameters<JsonObject>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CreateSecretOutput>, ToolError> {
-        logged("create_secret", self.secret(args, self.via(&ctx))).await
+        logged("create_secret", self.secret(args, self.caller(&ctx))).await
     }
 }
 
@@ -374,14 +380,11 @@ impl CredVaultServer {
     async fn store(
         &self,
         args: JsonObject,
-        via: String,
+        caller: Caller,
     ) -> Result<Json<StoreCredentialOutput>, ToolError> {
         let req = validate::store_credential(args)?;
         let service_id = req.service_id.clone();
-        let stored = self
-            .vault
-            .run(move |v| v.store_credential(&req, &via))
-            .await?;
+        let stored = app::credentials::store_credential(&self.vault, &caller, req).await?;
         Ok(Json(StoreCredentialOutput::new(service_id, stored)))
     }
 
@@ -391,53 +394,30 @@ impl CredVaultServer {
     /// on this task (one read of the audit head proves the metadata current).
     async fn list(&self, args: JsonObject) -> Result<rmcp::model::CallToolResult, ToolError> {
         let req = validate::list_credentials(args)?;
-        self.vault.settled().await;
-        let access = self.vault.clone();
-        let service = req.filter.map(|s| s.id);
-        let key = move |m: &Metadata| (m.generation(), service.clone(), req.cursor, req.limit);
-        let (quick_key, quick_access) = (key.clone(), access.clone());
-        let hit = self
-            .vault
-            .read(move |v| {
-                Ok(v.current_metadata()?
-                    .and_then(|m| quick_access.pages().get::<Rendering>(&quick_key(&m))))
-            })
-            .await?;
-        let rendering = match hit {
-            Some(r) => r,
-            None => {
-                self.vault
-                    .run(move |v| {
-                        // One snapshot for both the key and, on a miss, the page.
-                        let metadata = v.metadata()?;
-                        let key = key(&metadata);
-                        if let Some(hit) = access.pages().get::<Rendering>(&key) {
-                            return Ok(hit);
-                        }
-                        let page = metadata.credentials_page(key.1.as_deref(), key.2, key.3);
-                        let out = ListCredentialsOutput {
-                            credentials: page.items.iter().map(CredentialItem::from).collect(),
-                            next_cursor: page.next.map(|c| c.encode()),
-                        };
-                        let value = serde_json::to_value(&out).map_err(|e| {
-                            crate::error::VaultError::Storage(format!("encoding the list: {e}"))
-                        })?;
-                        let text = value.to_string();
-                        Ok(access.pages().put(key, Rendering::new(value, text)))
-                    })
-                    .await?
-            }
-        };
+        let rendering = app::credentials::list_credentials(&self.vault, req, |page| {
+            let out = ListCredentialsOutput {
+                credentials: page.items.iter().map(CredentialItem::from).collect(),
+                next_cursor: page.next.map(|c| c.encode()),
+            };
+            let value = serde_json::to_value(&out).map_err(|e| {
+                ApiError::from(crate::error::VaultError::Storage(format!(
+                    "encoding the list: {e}"
+                )))
+            })?;
+            let text = value.to_string();
+            Ok(Rendering::new(value, text))
+        })
+        .await?;
         Ok(super::rendered::result(self.handoff.as_deref(), rendering))
     }
 
     async fn secret(
         &self,
         args: JsonObject,
-        via: String,
+        caller: Caller,
     ) -> Result<Json<CreateSecretOutput>, ToolError> {
         let req = validate::create_secret(args)?;
-        let created = self.vault.run(move |v| v.create_secret(&req, &via)).await?;
+        let created = app::secrets::create_secret(&self.vault, &caller, req).await?;
         Ok(Json(CreateSecretOutput::from(&created)))
     }
 }
