@@ -27,6 +27,7 @@ pub mod http;
 pub mod mask;
 pub mod mcp;
 pub mod model;
+pub mod net;
 pub mod secret;
 pub mod store;
 pub mod usage;

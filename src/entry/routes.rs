@@ -69,11 +69,11 @@ async fn listen(access: VaultAccess) -> Result<String, ApiError> {
     // The same accept loop as `serve --http`: its header timeout, and its
     // cap at which the longest-idle connection gives way to a newcomer, so
     // sockets another local process holds open cannot keep the person out.
-    tokio::spawn(crate::http::server::run(
+    tokio::spawn(crate::net::server::run(
         listener,
         router(access),
         CancellationToken::new(),
-        crate::http::server::connection_cap(),
+        crate::net::server::connection_cap(),
     ));
     Ok(base)
 }
@@ -111,7 +111,7 @@ fn loopback_host(headers: &HeaderMap) -> Option<String> {
     if all.next().is_some() {
         return None;
     }
-    crate::http::is_loopback_authority(&host).then_some(host)
+    crate::net::authority::is_loopback_authority(&host).then_some(host)
 }
 
 /// DESIGN §9's same-origin rule for the form's POST.

@@ -5,10 +5,8 @@
 //! Every route passes the Host/Origin check; every route but `/healthz` needs a
 //! bearer token. Bodies are capped at 1 MiB. Accepted sockets set TCP_NODELAY.
 
-mod connections;
 mod guard;
 mod rest;
-pub mod server;
 mod sse;
 
 use std::net::SocketAddr;
@@ -25,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::VaultAccess;
 use crate::cli::ServeArgs;
 use crate::mcp::CredVaultServer;
-pub use guard::{Allowed, is_loopback_authority};
+pub use guard::Allowed;
 
 /// Why `serve --http` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +184,7 @@ pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), HttpEr
             "serving WITHOUT authentication (--no-auth): any local process can use the vault"
         );
     }
-    let cap = server::connection_cap();
+    let cap = crate::net::server::connection_cap();
     eprintln!("credvault: listening on http://{local}");
     // request_credential's page is served here when a browser on this machine
     // can reach this listener; otherwise it gets its own loopback listener.
@@ -209,6 +207,6 @@ pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), HttpEr
         let _ = tokio::signal::ctrl_c().await;
         stop.cancel();
     });
-    server::run(listener, app, shutdown, cap).await;
+    crate::net::server::run(listener, app, shutdown, cap).await;
     Ok(())
 }
