@@ -25,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod mask;
 pub mod mcp;
+pub mod model;
 pub mod secret;
 pub mod store;
 pub mod usage;

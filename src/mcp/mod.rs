@@ -22,16 +22,14 @@ use crate::error::{ApiError, VaultError};
 use crate::secret::SecretString;
 use crate::usage::Outbound;
 use crate::vault::Vault;
-pub use entry_tool::{RequestCredentialInput, RequestCredentialOutput};
+pub use entry_tool::RequestCredentialOutput;
 pub use lifecycle_tools::{
-    DeleteCredentialInput, DeleteCredentialOutput, DeleteSecretInput, DeleteSecretOutput,
-    ListSecretsInput, ListSecretsOutput, SecretItem,
+    DeleteCredentialOutput, DeleteSecretOutput, ListSecretsOutput, SecretItem,
 };
 pub use tools::{
-    CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
-    ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,
+    CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsOutput,
+    StoreCredentialOutput, rfc3339,
 };
-pub use use_tools::CallApiInput;
 
 /// How the server finds and unlocks its vault.
 #[derive(Debug, Clone)]

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
-use super::args::{Body, CallRequest};
 use super::destination::{self, CheckedResolver, Refusal, refused_in};
 use super::redact::Redactor;
 use super::{auth_header_for, refused_header};
 use crate::error::ApiError;
+use crate::model::{Body, CallApi as CallRequest};
 use crate::secret::SecretString;
 use crate::vault::Credential;
 
