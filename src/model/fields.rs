@@ -16,8 +16,8 @@ use crate::secret::SecretString;
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
 /// Longest credential name (label), in characters.
 pub const MAX_NAME_CHARS: usize = 128;
-/// Longest service id: `custom.` and a 64-character name.
-pub const MAX_SERVICE_ID_CHARS: usize = 7 + 64;
+/// Longest service id: `custom.` and the longest custom name.
+pub const MAX_SERVICE_ID_CHARS: usize = "custom.".len() + catalog::MAX_CUSTOM_NAME;
 /// Longest secret (environment variable) name, in bytes.
 pub const MAX_SECRET_NAME_CHARS: usize = 128;
 /// Longest provider slug, in bytes.

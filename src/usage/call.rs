@@ -276,8 +276,9 @@ fn upstream_error(e: &reqwest::Error, host: &str, timeout: Duration) -> ApiError
             504,
             "upstream_timeout",
             format!(
-                "{host} did not answer within {} ms (timeout_ms raises the limit, up to 120000)",
-                timeout.as_millis()
+                "{host} did not answer within {} ms (timeout_ms raises the limit, up to {})",
+                timeout.as_millis(),
+                crate::model::MAX_TIMEOUT_MS
             ),
         );
     }
