@@ -1,6 +1,6 @@
 //! The shared nouns (DESIGN §14): credential types, cursors and page sizes,
 //! bounded argument fields, and one type per tool input that is both the
-//! JSON Schema `tools/list` serves and what the parser in [`crate::validate`]
+//! JSON Schema `tools/list` serves and what the parser in the `validate` layer
 //! returns. Every bound is a `pub const` here, read by both.
 //!
 //! Imports only leaves (`secret`, `catalog`, `mask`, `crypto`).
