@@ -169,11 +169,14 @@ fn danube_alias(id: &str) -> Option<&'static Provider> {
     provider(name)
 }
 
+/// Longest `<name>` of a `custom.<name>` service.
+pub const MAX_CUSTOM_NAME: usize = 64;
+
 /// `[a-z0-9][a-z0-9_-]{0,63}`.
 pub fn is_custom_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
-        && bytes.len() <= 64
+        && bytes.len() <= MAX_CUSTOM_NAME
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
         && bytes[1..]
             .iter()

@@ -3,9 +3,9 @@
 
 use super::{AppError, VaultAccess};
 use crate::error::ApiError;
+use crate::model::CallApi;
 use crate::model::Caller;
 use crate::usage::CallApiOutput;
-use crate::usage::args::CallRequest;
 use crate::usage::destination::effective_hosts;
 use crate::vault::Use;
 
@@ -15,7 +15,7 @@ use crate::vault::Use;
 pub async fn call_api(
     access: &VaultAccess,
     caller: &Caller,
-    input: CallRequest,
+    input: CallApi,
 ) -> Result<CallApiOutput, AppError> {
     let (service, name) = (input.service.id.clone(), input.name.clone());
     let found = access

@@ -7,8 +7,8 @@ use super::page_cache::PageKey;
 use super::{AppError, VaultAccess};
 use crate::error::{ApiError, VaultError};
 use crate::model::Caller;
-use crate::validate::{Listing, StoreCredential};
-use crate::vault::{Credential, Deleted, Metadata, Page, Selector, Stored};
+use crate::model::{ListCredentials, Selector, StoreCredential};
+use crate::vault::{Credential, Deleted, Metadata, Page, Stored};
 
 /// Stores `input` (replacing the credential of the same service and name).
 pub async fn store_credential(
@@ -27,7 +27,7 @@ pub async fn store_credential(
 /// the page shows every use already answered.
 pub async fn list_credentials<T, R>(
     access: &VaultAccess,
-    input: Listing<crate::catalog::Service>,
+    input: ListCredentials,
     render: R,
 ) -> Result<Arc<T>, AppError>
 where

@@ -2,7 +2,7 @@
 
 use super::{AppError, VaultAccess};
 use crate::model::Caller;
-use crate::validate::{CreateSecret, Listing};
+use crate::model::{CreateSecret, ListSecrets};
 use crate::vault::{Deleted, Page, Secret};
 
 /// Creates the secret `input` describes (409 when the name is taken).
@@ -18,7 +18,7 @@ pub async fn create_secret(
 /// A page of secrets' metadata (after this process's bookkeeping writes).
 pub async fn list_secrets(
     access: &VaultAccess,
-    input: Listing<String>,
+    input: ListSecrets,
 ) -> Result<Page<Secret>, AppError> {
     access.settled().await;
     access

@@ -115,7 +115,7 @@ pub(super) fn secret_list(
 fn checked_name(name: &str) -> Result<String, CliError> {
     let mut args = Map::new();
     args.insert("name".into(), json!(name));
-    Ok(validate::secret_name(args)?)
+    Ok(validate::delete_secret(args)?.name)
 }
 
 pub(super) fn secret_delete(

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
 use super::AppState;
-use crate::net::authority::{host_of, is_loopback_name, strict_host};
 use crate::error::ApiError;
 use crate::model::Caller;
+use crate::net::authority::{host_of, is_loopback_name, strict_host};
 
 /// Hosts and origins accepted besides loopback (`--allow-origin`).
 #[derive(Debug, Clone, Default)]

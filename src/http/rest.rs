@@ -358,7 +358,7 @@ pub async fn delete_secret_002(
 ) -> Response {
     let mut args = Map::new();
     args.insert("name".into(), json!(name));
-    let name = match validate::secret_name(args) {
+    let name = match validate::delete_secret(args).map(|d| d.name) {
         Ok(n) => n,
         Err(e) => return envelope(e),
     };

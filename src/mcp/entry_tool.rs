@@ -30,28 +30,8 @@ use super::schema::input_schema;
 use super::tools::{CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, logged};
 use crate::app::entry_desk::{Outcome, Slot};
 use crate::error::ApiError;
-use crate::validate::{self, CredentialType};
-
-/// Arguments of `request_credential`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct RequestCredentialInput {
-    /// As for store_credential.
-    #[schemars(length(min = 1, max = 71))]
-    pub service_id: String,
-    /// bearer or api_key.
-    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
-    pub credential_type: CredentialType,
-    /// Label, default "default".
-    #[schemars(length(min = 1, max = 128))]
-    pub name: Option<String>,
-    /// Hosts to propose; the user confirms or edits them.
-    #[schemars(length(max = 16))]
-    pub allowed_hosts: Option<Vec<String>>,
-    /// custom.* api_key only: its header.
-    pub auth_header: Option<String>,
-}
+use crate::model;
+use crate::validate;
 
 /// Result of `request_credential`: store_credential's metadata once the person
 /// entered the value, or the link to relay while it waits for them.
@@ -138,7 +118,7 @@ impl CredVaultServer {
     /// it. store_credential's fields minus the value. Returns the stored metadata, or status
     /// pending_user_action and a url for the user.
     #[tool(
-        input_schema = input_schema::<RequestCredentialInput>(),
+        input_schema = input_schema::<model::CredentialSpec>(),
         output_schema = output_schema(),
         annotations(title = "Request credential", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]

@@ -24,23 +24,9 @@ use super::schema::{input_schema, output_schema};
 use super::tools::{CredVaultServer, ToolError, binding, complete, logged, rfc3339};
 use crate::app;
 use crate::error::ApiError;
+use crate::model;
 use crate::validate;
 use crate::vault::Selector;
-
-/// Arguments of `delete_credential`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct DeleteCredentialInput {
-    /// Credential id; or service_id and name.
-    pub id: Option<String>,
-    /// Service.
-    #[schemars(length(min = 1, max = 71))]
-    pub service_id: Option<String>,
-    /// Label, default "default".
-    #[schemars(length(min = 1, max = 128))]
-    pub name: Option<String>,
-}
 
 /// Result of `delete_credential`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -53,20 +39,6 @@ pub struct DeleteCredentialOutput {
     pub service: String,
     /// Its label.
     pub name: String,
-}
-
-/// Arguments of `list_secrets`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct ListSecretsInput {
-    /// Only this provider.
-    pub provider: Option<String>,
-    /// Page size (default 200).
-    #[schemars(range(min = 1, max = 1000))]
-    pub limit: Option<u32>,
-    /// next_cursor of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// One secret's metadata.
@@ -95,15 +67,6 @@ pub struct ListSecretsOutput {
     pub secrets: Vec<SecretItem>,
     /// Pass as cursor for the next page; null at the end.
     pub next_cursor: Option<String>,
-}
-
-/// Arguments of `delete_secret`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct DeleteSecretInput {
-    /// The secret's name.
-    pub name: String,
 }
 
 /// Result of `delete_secret`.
@@ -182,7 +145,7 @@ impl CredVaultServer {
     /// Delete a credential by id or service_id + name (404 if none). The user may be asked to
     /// confirm; declined: 403.
     #[tool(
-        input_schema = input_schema::<DeleteCredentialInput>(),
+        input_schema = input_schema::<model::Selector>(),
         output_schema = output_schema::<DeleteCredentialOutput>(),
         annotations(title = "Delete credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -202,7 +165,7 @@ impl CredVaultServer {
 
     /// List named secrets (metadata and masked value only, never values), oldest first.
     #[tool(
-        input_schema = input_schema::<ListSecretsInput>(),
+        input_schema = input_schema::<model::ListSecrets>(),
         annotations(title = "List secrets", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_secrets(
@@ -214,7 +177,7 @@ impl CredVaultServer {
 
     /// Delete a named secret (404 if none). The user may be asked to confirm; declined: 403.
     #[tool(
-        input_schema = input_schema::<DeleteSecretInput>(),
+        input_schema = input_schema::<model::DeleteSecret>(),
         output_schema = output_schema::<DeleteSecretOutput>(),
         annotations(title = "Delete secret", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -303,7 +266,7 @@ impl CredVaultServer {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ToolError> {
         let bound = binding("delete_secret", &args);
-        let name = validate::secret_name(args)?;
+        let name = validate::delete_secret(args)?.name;
         let found = app::secrets::find_secret(&self.vault, name.clone()).await?;
         let Some(s) = found else {
             return Err(not_found(format!(

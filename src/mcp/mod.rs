@@ -13,13 +13,11 @@ pub mod stdio;
 mod tools;
 mod use_tools;
 
-pub use entry_tool::{RequestCredentialInput, RequestCredentialOutput};
+pub use entry_tool::RequestCredentialOutput;
 pub use lifecycle_tools::{
-    DeleteCredentialInput, DeleteCredentialOutput, DeleteSecretInput, DeleteSecretOutput,
-    ListSecretsInput, ListSecretsOutput, SecretItem,
+    DeleteCredentialOutput, DeleteSecretOutput, ListSecretsOutput, SecretItem,
 };
 pub use tools::{
-    CreateSecretInput, CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsInput,
-    ListCredentialsOutput, StoreCredentialInput, StoreCredentialOutput, rfc3339,
+    CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsOutput,
+    StoreCredentialOutput, rfc3339,
 };
-pub use use_tools::CallApiInput;

@@ -21,65 +21,9 @@ use super::rendered::{Handoff, Rendering};
 use super::schema::{input_schema, output_schema};
 use crate::app::{self, VaultAccess};
 use crate::error::ApiError;
-use crate::model::Caller;
-use crate::validate::{self, CredentialType};
+use crate::model::{self, Caller, CredentialType};
+use crate::validate;
 use crate::vault::{Credential, Secret, Stored};
-
-/// Arguments of `store_credential`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct StoreCredentialInput {
-    /// Catalog id (openai, anthropic, azure-openai, binance, cohere, github, gitlab, google, groq,
-    /// huggingface, mistral, openrouter, pinecone, slack, stripe) or custom.<name>.
-    #[schemars(length(min = 1, max = 71))]
-    pub service_id: String,
-    /// bearer: Authorization: Bearer <value>; api_key: the service's key header.
-    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
-    pub credential_type: CredentialType,
-    /// The key or token; never shown again.
-    #[schemars(length(min = 1, max = 16384))]
-    pub credential_value: String,
-    /// Label, default "default" (e.g. prod, backup).
-    #[schemars(length(min = 1, max = 128))]
-    pub name: Option<String>,
-    /// Hosts (host[:port]) call_api may send it to. Default: the catalog API host; needed for
-    /// custom.* and azure-openai.
-    #[schemars(length(max = 16))]
-    pub allowed_hosts: Option<Vec<String>>,
-    /// custom.* api_key only: its header (default X-API-Key).
-    pub auth_header: Option<String>,
-}
-
-/// Arguments of `list_credentials`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct ListCredentialsInput {
-    /// Only this service.
-    pub service_id: Option<String>,
-    /// Page size (default 200).
-    #[schemars(range(min = 1, max = 1000))]
-    pub limit: Option<u32>,
-    /// next_cursor of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// Arguments of `create_secret`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct CreateSecretInput {
-    /// Unused env-var style name, e.g. OPENAI_API_KEY.
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
-    pub name: String,
-    /// Issuer: catalog id or lower-case slug.
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$"))]
-    pub provider: String,
-    /// The value; only a masked form is returned.
-    #[schemars(length(min = 1, max = 16384))]
-    pub value: String,
-}
 
 /// Result of `store_credential`. Never contains the value.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -97,7 +41,6 @@ pub struct StoreCredentialOutput {
     /// Credential label.
     pub name: String,
     /// How the value is presented: bearer or api_key.
-    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
     /// Unix seconds.
     pub created_at: i64,
@@ -125,7 +68,6 @@ pub struct CredentialItem {
     /// Display name of the service.
     pub service_name: String,
     /// How the value is presented: bearer or api_key.
-    #[schemars(with = "String", extend("enum" = ["bearer", "api_key"]))]
     pub credential_type: CredentialType,
     /// Unix seconds.
     pub updated_at: i64,
@@ -337,7 +279,7 @@ impl CredVaultServer {
     /// Store an API key or token for a service, encrypted; no tool returns it. The same
     /// service_id + name replaces it (same id, replaced: true); another name keeps several.
     #[tool(
-        input_schema = input_schema::<StoreCredentialInput>(),
+        input_schema = input_schema::<model::StoreCredential>(),
         annotations(title = "Store credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn store_credential(
@@ -350,7 +292,7 @@ impl CredVaultServer {
 
     /// List stored credentials (metadata, never values), oldest first, a page at a time.
     #[tool(
-        input_schema = input_schema::<ListCredentialsInput>(),
+        input_schema = input_schema::<model::ListCredentials>(),
         output_schema = output_schema::<ListCredentialsOutput>(),
         annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -364,7 +306,7 @@ impl CredVaultServer {
     /// Create a named secret (env-var name, e.g. OPENAI_API_KEY), encrypted; only a masked
     /// value is returned. An existing name fails with 409.
     #[tool(
-        input_schema = input_schema::<CreateSecretInput>(),
+        input_schema = input_schema::<model::CreateSecret>(),
         annotations(title = "Create secret", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn create_secret(

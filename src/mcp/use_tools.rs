@@ -1,49 +1,17 @@
 //! The tools that use a credential: `call_api`.
 
-use std::collections::BTreeMap;
-
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::JsonObject;
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, tool, tool_router};
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 use super::schema::input_schema;
 use super::tools::{CredVaultServer, ToolError, logged};
 use crate::app;
+use crate::model;
 use crate::model::Caller;
-use crate::usage::{CallApiOutput, args};
-
-/// Arguments of `call_api`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct CallApiInput {
-    /// Service.
-    #[schemars(length(min = 1, max = 71))]
-    pub service_id: String,
-    /// Label, default "default".
-    #[schemars(length(min = 1, max = 128))]
-    pub name: Option<String>,
-    /// HTTP method.
-    #[schemars(with = "String", extend("enum" = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]))]
-    pub method: String,
-    /// https:// URL on an allowed host, or a /path on the service's API base.
-    #[schemars(length(min = 1, max = 8192))]
-    pub url: String,
-    /// Query parameters.
-    pub query: Option<BTreeMap<String, String>>,
-    /// Extra headers (not Authorization, Cookie, Host, Proxy-*).
-    pub headers: Option<BTreeMap<String, String>>,
-    /// JSON body.
-    pub json: Option<serde_json::Value>,
-    /// Raw body (or json).
-    pub body: Option<String>,
-    /// Timeout in ms (default 30000).
-    #[schemars(range(min = 1, max = 120000))]
-    pub timeout_ms: Option<u64>,
-}
+use crate::usage::CallApiOutput;
+use crate::validate;
 
 #[tool_router(router = use_router, vis = "pub(super)")]
 impl CredVaultServer {
@@ -51,7 +19,7 @@ impl CredVaultServer {
     /// redacted. Only hosts bound to the credential are reachable; redirects are not
     /// followed; upstream 4xx/5xx are normal results.
     #[tool(
-        input_schema = input_schema::<CallApiInput>(),
+        input_schema = input_schema::<model::CallApi>(),
         annotations(title = "Call API", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     async fn call_api(
@@ -69,7 +37,7 @@ impl CredVaultServer {
         args: JsonObject,
         caller: Caller,
     ) -> Result<Json<CallApiOutput>, ToolError> {
-        let req = args::call_api(args)?;
+        let req = validate::call_api(args)?;
         Ok(Json(app::calls::call_api(&self.vault, &caller, req).await?))
     }
 }

@@ -1,6 +1,28 @@
-//! The shared nouns every layer above `crypto` speaks: who is calling, and the
-//! typed inputs and outputs of the operations.
+//! The shared nouns (DESIGN §14): who is calling ([`Caller`]), credential
+//! types, cursors and page sizes,
+//! bounded argument fields, and one type per tool input that is both the
+//! JSON Schema `tools/list` serves and what the parser in the `validate` layer
+//! returns. Every bound is a `pub const` here, read by both.
+//!
+//! Imports only leaves (`secret`, `catalog`, `mask`, `crypto`).
 
+mod call_input;
 pub mod caller;
+mod credential_input;
+mod fields;
+mod paging;
+mod secret_input;
 
+pub use call_input::{
+    Body, CallApi, DEFAULT_TIMEOUT_MS, HttpMethod, MAX_ENTRIES, MAX_REQUEST_BODY, MAX_TIMEOUT_MS,
+    MAX_URL, METHODS, RequestUrl, TimeoutMs,
+};
 pub use caller::Caller;
+pub use credential_input::{CredentialSpec, ListCredentials, Selector, StoreCredential};
+pub use fields::{
+    BLANK, CredentialType, DEFAULT_NAME, HostList, Invalid, Label, MAX_ALLOWED_HOSTS,
+    MAX_NAME_CHARS, MAX_PROVIDER_CHARS, MAX_SECRET_NAME_CHARS, MAX_SERVICE_ID_CHARS,
+    MAX_VALUE_BYTES, Provider, SecretName, SecretValue, ServiceId, is_invisible,
+};
+pub use paging::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, PageSize};
+pub use secret_input::{CreateSecret, DeleteSecret, ListSecrets};

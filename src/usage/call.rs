@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
-use super::args::{Body, CallRequest};
 use super::destination::{self, CheckedResolver, Refusal, refused_in};
 use super::redact::Redactor;
 use super::{auth_header_for, refused_header};
 use crate::error::ApiError;
+use crate::model::{Body, CallApi as CallRequest};
 use crate::secret::SecretString;
 use crate::vault::Credential;
 
@@ -276,8 +276,9 @@ fn upstream_error(e: &reqwest::Error, host: &str, timeout: Duration) -> ApiError
             504,
             "upstream_timeout",
             format!(
-                "{host} did not answer within {} ms (timeout_ms raises the limit, up to 120000)",
-                timeout.as_millis()
+                "{host} did not answer within {} ms (timeout_ms raises the limit, up to {})",
+                timeout.as_millis(),
+                crate::model::MAX_TIMEOUT_MS
             ),
         );
     }

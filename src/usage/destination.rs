@@ -10,8 +10,7 @@ use url::{Host, Url};
 use crate::catalog;
 use crate::validate::bounded;
 
-/// Most allowed-hosts entries one credential may carry.
-pub const MAX_ALLOWED_HOSTS: usize = 16;
+pub use crate::model::MAX_ALLOWED_HOSTS;
 
 /// One allowed-hosts entry: a host, and a port when it was listed with one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,14 +6,13 @@
 //! [`destination`] (the hosts bound to a value and the address rule), and how a
 //! value is presented to its service ([`auth_header_for`]).
 
-pub mod args;
 pub mod call;
 pub mod destination;
 pub mod exec;
 pub mod redact;
 
 use crate::catalog::{self, AuthScheme};
-use crate::validate::CredentialType;
+use crate::model::CredentialType;
 
 pub use call::{CallApiOutput, Outbound};
 

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{CredentialType, FieldError, Fields, StoreCredential, json_type, label, service};
-use crate::catalog::Service;
+use super::{FieldError, Fields, json_type, label, service};
 use crate::error::ApiError;
+use crate::model::{CredentialSpec, CredentialType, MAX_ALLOWED_HOSTS, StoreCredential};
 use crate::secret::SecretString;
 
 /// store_credential arguments (DESIGN §2).
@@ -20,40 +20,6 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
 /// request_credential arguments (DESIGN §9): store_credential's without the value.
 pub fn request_credential(args: Map<String, Value>) -> Result<CredentialSpec, ApiError> {
     Ok(credential_fields(args, false)?.0)
-}
-
-/// Everything a stored credential is but its value: what request_credential
-/// holds while the person enters the value.
-#[derive(Debug, Clone)]
-pub struct CredentialSpec {
-    /// The service id as the caller wrote it (trimmed, lower-cased).
-    pub service_id: String,
-    /// The resolved service.
-    pub service: Service,
-    /// Bearer or API key.
-    pub credential_type: CredentialType,
-    /// Label; `default` when absent.
-    pub name: String,
-    /// Hosts the value may be sent to (normalised; empty: the catalog default).
-    pub allowed_hosts: Vec<String>,
-    /// Header a `custom.*` api_key is sent in.
-    pub auth_header: Option<String>,
-}
-
-impl CredentialSpec {
-    /// The store request for `value`.
-    pub fn with_value(self, value: SecretString) -> StoreCredential {
-        StoreCredential {
-            service_id: self.service_id,
-            service: self.service,
-            credential_type: self.credential_type,
-            value,
-            name: self.name,
-            attachment: None,
-            allowed_hosts: self.allowed_hosts,
-            auth_header: self.auth_header,
-        }
-    }
 }
 
 fn credential_fields(
@@ -81,15 +47,18 @@ fn credential_fields(
     let mut f = Fields::new(args, allowed);
     let raw_service = f.string("service_id", true);
     let service = service(&mut f, "service_id", raw_service);
-    let credential_type = match f.string("credential_type", true).as_deref() {
-        None => None,
-        Some("bearer") => Some(CredentialType::Bearer),
-        Some("api_key") => Some(CredentialType::ApiKey),
-        Some(_) => {
-            f.push("credential_type", "enum", "must be one of: bearer, api_key");
-            None
+    let credential_type = f.string("credential_type", true).and_then(|t| {
+        let parsed = CredentialType::parse(&t);
+        if parsed.is_none() {
+            let all: Vec<&str> = CredentialType::ALL.iter().map(|t| t.as_str()).collect();
+            f.push(
+                "credential_type",
+                "enum",
+                format!("must be one of: {}", all.join(", ")),
+            );
         }
-    };
+        parsed
+    });
     let value = if with_value {
         f.secret("credential_value")
     } else {
@@ -126,7 +95,7 @@ fn credential_fields(
 
 /// `allowed_hosts`: an optional array of `host` / `host:port` (normalised).
 fn allowed_hosts(f: &mut Fields) -> Vec<String> {
-    use crate::usage::destination::{HostEntry, MAX_ALLOWED_HOSTS};
+    use crate::usage::destination::HostEntry;
     let field = "allowed_hosts";
     let items = match f.obj.remove(field) {
         None | Some(Value::Null) => return Vec::new(),

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Fields, is_env_name, is_provider, label, service};
+use super::{Fields, label, service};
 use crate::error::ApiError;
-use crate::vault::Selector;
+use crate::model::{DeleteSecret, ListSecrets, Provider, SecretName, Selector};
 
 /// `delete_credential {id?, service_id?, name?}`: an id, or a service and a
 /// label (default "default"), not both.
@@ -54,21 +54,24 @@ pub fn delete_credential(args: Map<String, Value>) -> Result<Selector, ApiError>
 }
 
 /// `list_secrets {provider?, limit?, cursor?}`: the provider filter, lower-cased, and the page.
-pub fn list_secrets(args: Map<String, Value>) -> Result<super::Listing<String>, ApiError> {
+pub fn list_secrets(args: Map<String, Value>) -> Result<ListSecrets, ApiError> {
     let mut f = Fields::new(args, &["provider", "limit", "cursor"]);
     let provider = f.string("provider", false).map(|p| p.to_lowercase());
     let (limit, cursor) = super::paging(&mut f);
     if let Some(p) = &provider
-        && !is_provider(p)
+        && !Provider::is_valid(p)
     {
         f.push(
             "provider",
             "value_error",
-            "must be a catalog id or a lower-case slug ([a-z0-9][a-z0-9._-]{0,63})",
+            format!(
+                "must be a catalog id or a lower-case slug ({})",
+                Provider::slug()
+            ),
         );
     }
     f.finish()?;
-    Ok(super::Listing {
+    Ok(ListSecrets {
         filter: provider,
         limit,
         cursor,
@@ -76,20 +79,24 @@ pub fn list_secrets(args: Map<String, Value>) -> Result<super::Listing<String>, 
 }
 
 /// `delete_secret {name}`.
-pub fn secret_name(args: Map<String, Value>) -> Result<String, ApiError> {
+pub fn delete_secret(args: Map<String, Value>) -> Result<DeleteSecret, ApiError> {
     let mut f = Fields::new(args, &["name"]);
     let name = f.string("name", true);
     if let Some(n) = &name
-        && !is_env_name(n)
+        && !SecretName::is_valid(n)
     {
         f.push(
             "name",
             "value_error",
-            "must be a secret name like OPENAI_API_KEY (^[A-Za-z_][A-Za-z0-9_]{0,127}$)",
+            format!(
+                "must be a secret name like OPENAI_API_KEY ({})",
+                SecretName::pattern()
+            ),
         );
     }
     f.finish()?;
-    name.ok_or_else(|| ApiError::bad_request("invalid arguments"))
+    name.map(|name| DeleteSecret { name })
+        .ok_or_else(|| ApiError::bad_request("invalid arguments"))
 }
 
 #[cfg(test)]
@@ -128,11 +135,13 @@ mod tests {
     #[test]
     fn secret_names_and_providers() {
         assert_eq!(
-            secret_name(obj(json!({"name": " GH_TOKEN "}))).ok(),
+            delete_secret(obj(json!({"name": " GH_TOKEN "})))
+                .ok()
+                .map(|d| d.name),
             Some("GH_TOKEN".into())
         );
         assert_eq!(
-            secret_name(obj(json!({"name": "a-b"}))).unwrap_err().code,
+            delete_secret(obj(json!({"name": "a-b"}))).unwrap_err().code,
             422
         );
         assert_eq!(

@@ -2,73 +2,20 @@
 //! a 422 (DESIGN §3) instead of stopping at the first. Values are moved into
 //! [`SecretString`] as soon as they are read and are never echoed in a message.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::catalog::{self, SERVICE_HELP, Service};
+use crate::catalog::Service;
 use crate::error::{ApiError, FieldError};
+use crate::model::{
+    BLANK, Cursor, Invalid, Label, ListCredentials, PageSize, Provider, SecretName, SecretValue,
+    ServiceId,
+};
 use crate::secret::SecretString;
 
-/// Largest credential or secret value accepted, in bytes after trimming.
-pub const MAX_VALUE_BYTES: usize = 16 * 1024;
-/// Longest credential name, in characters.
-pub const MAX_NAME_CHARS: usize = 128;
-/// Longest service id: `custom.` and a 64-character name.
-pub const MAX_SERVICE_ID_CHARS: usize = 7 + 64;
-/// Default credential name.
-pub const DEFAULT_NAME: &str = "default";
-
-/// How a credential is presented to its service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialType {
-    /// `Authorization: Bearer <value>`.
-    Bearer,
-    /// An API key sent in the service's own header.
-    ApiKey,
-}
-
-impl CredentialType {
-    /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bearer => "bearer",
-            Self::ApiKey => "api_key",
-        }
-    }
-}
-
-/// A validated store_credential request.
-#[derive(Debug)]
-pub struct StoreCredential {
-    /// The service id as the caller wrote it (trimmed, lower-cased), echoed as `service_id`.
-    pub service_id: String,
-    /// The resolved service.
-    pub service: Service,
-    /// Bearer or API key.
-    pub credential_type: CredentialType,
-    /// The value, trimmed.
-    pub value: SecretString,
-    /// Label, trimmed; `default` when absent.
-    pub name: String,
-    /// Optional extra sealed payload stored with the value (Flowise `plainDataObj`).
-    pub attachment: Option<SecretString>,
-    /// Hosts the value may be sent to (normalised; empty: the catalog default).
-    pub allowed_hosts: Vec<String>,
-    /// Header a `custom.*` api_key is sent in.
-    pub auth_header: Option<String>,
-}
-
-/// A validated create_secret request.
-#[derive(Debug)]
-pub struct CreateSecret {
-    /// Environment-variable style name.
-    pub name: String,
-    /// Provider id or slug, lower-cased.
-    pub provider: String,
-    /// The value, trimmed.
-    pub value: SecretString,
-}
+pub use crate::model::{
+    CreateSecret, CredentialSpec, CredentialType, DEFAULT_NAME, MAX_NAME_CHARS,
+    MAX_SERVICE_ID_CHARS, MAX_VALUE_BYTES, StoreCredential, is_invisible,
+};
 
 /// Most unknown field names echoed in one 422.
 pub const MAX_ECHOED_FIELDS: usize = 10;
@@ -85,36 +32,6 @@ pub fn bounded(s: &str, max: usize) -> String {
         out
     }
 }
-
-/// Invisible or direction-changing characters that make two different names
-/// look the same (`prod` and `prod\u{200b}`): zero-width and joiner
-/// characters, bidirectional marks, embeddings, overrides and isolates, the
-/// byte-order mark, soft hyphen and other format characters.
-pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'
-            | '\u{1160}'
-            | '\u{17B4}'
-            | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{E0000}'..='\u{E007F}'
-    )
-}
-
-/// The message for a string that is empty after trimming.
-const BLANK: &str = "must not be empty or only white space";
 
 /// Field reader that records every failure.
 pub(crate) struct Fields {
@@ -188,26 +105,13 @@ impl Fields {
                     .push(FieldError::new(field, "missing", "is required"));
                 None
             }
-            Some(Value::String(s)) => {
-                let mut v = SecretString::new(s);
-                v.trim_in_place();
-                if v.is_empty() {
-                    self.push(field, "missing", BLANK);
+            Some(Value::String(s)) => match SecretValue::new(SecretString::new(s)) {
+                Ok(v) => Some(v.into_secret()),
+                Err(Invalid { kind, msg }) => {
+                    self.push(field, kind, msg);
                     None
-                } else if v.len() > MAX_VALUE_BYTES {
-                    self.errors.push(FieldError::new(
-                        field,
-                        "too_long",
-                        format!(
-                            "must be at most {MAX_VALUE_BYTES} bytes after trimming (got {} bytes)",
-                            v.len()
-                        ),
-                    ));
-                    None
-                } else {
-                    Some(v)
                 }
-            }
+            },
             Some(other) => {
                 self.errors.push(FieldError::new(
                     field,
@@ -249,28 +153,10 @@ pub(crate) fn service(
     field: &str,
     raw: Option<String>,
 ) -> Option<(String, Service)> {
-    let id = raw?.to_lowercase();
-    match catalog::resolve(&id) {
-        Some(s) => Some((id, s)),
-        // Not echoed: no valid id is this long, and an argument this long may
-        // be a value pasted into the wrong field (or megabytes of it).
-        None if id.chars().count() > MAX_SERVICE_ID_CHARS => {
-            fields.push(
-                field,
-                "too_long",
-                format!(
-                    "must be at most {MAX_SERVICE_ID_CHARS} characters (got {}): {SERVICE_HELP}",
-                    id.chars().count()
-                ),
-            );
-            None
-        }
-        None => {
-            fields.push(
-                field,
-                "value_error",
-                format!("unknown service {id:?}: {SERVICE_HELP}"),
-            );
+    match ServiceId::resolve(&raw?) {
+        Ok(id) => Some((id.given, id.service)),
+        Err(Invalid { kind, msg }) => {
+            fields.push(field, kind, msg);
             None
         }
     }
@@ -278,96 +164,64 @@ pub(crate) fn service(
 
 /// Validates a credential label.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let n = name.chars().count();
-    if n > MAX_NAME_CHARS {
-        return Err(format!(
-            "must be at most {MAX_NAME_CHARS} characters (got {n})"
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".to_owned());
-    }
-    if name.chars().any(is_invisible) {
-        return Err(
-            "must not contain invisible or bidirectional-control characters (zero-width spaces, joiners, direction marks)"
-                .to_owned(),
-        );
-    }
-    Ok(())
+    Label::parse(name).map(drop).map_err(|e| e.msg)
 }
 
 /// The optional `name` label: absent or null means [`DEFAULT_NAME`].
 pub(crate) fn label(f: &mut Fields) -> Option<String> {
     let name = match f.obj.get("name") {
-        None => Some(DEFAULT_NAME.to_owned()),
+        None => return Some(Label::default().into_string()),
         Some(Value::Null) => {
             f.obj.remove("name");
-            Some(DEFAULT_NAME.to_owned())
+            return Some(Label::default().into_string());
         }
-        _ => f.string("name", true),
+        _ => f.string("name", true)?,
     };
-    name.and_then(|n| match check_name(&n) {
-        Ok(()) => Some(n),
-        Err(msg) => {
-            let kind = if msg.starts_with("must be at most") {
-                "too_long"
-            } else {
-                "value_error"
-            };
+    match Label::parse(&name) {
+        Ok(l) => Some(l.into_string()),
+        Err(Invalid { kind, msg }) => {
             f.push("name", kind, msg);
             None
         }
-    })
+    }
 }
 
 mod credential;
-pub use credential::{CredentialSpec, request_credential, store_credential};
+pub use credential::{request_credential, store_credential};
 
 /// list_credentials arguments: an optional service filter, resolved like store's.
-pub fn list_credentials(args: Map<String, Value>) -> Result<Listing<Service>, ApiError> {
+pub fn list_credentials(args: Map<String, Value>) -> Result<ListCredentials, ApiError> {
     let mut f = Fields::new(args, &["service_id", "limit", "cursor"]);
     let raw = f.string("service_id", false);
     let service = service(&mut f, "service_id", raw);
     let (limit, cursor) = paging(&mut f);
     f.finish()?;
-    Ok(Listing {
+    Ok(ListCredentials {
         filter: service.map(|(_, s)| s),
         limit,
         cursor,
     })
 }
 
-/// A validated list request (DESIGN §11).
-#[derive(Debug, Clone)]
-pub struct Listing<F> {
-    /// The filter (service or provider), if any.
-    pub filter: Option<F>,
-    /// Page size, 1..=1000 (default 200).
-    pub limit: usize,
-    /// Where to continue, from a previous `next_cursor`.
-    pub cursor: Option<crate::vault::Cursor>,
-}
-
-/// `limit` (1..=1000, default 200) and `cursor` (opaque, from `next_cursor`).
-pub(crate) fn paging(f: &mut Fields) -> (usize, Option<crate::vault::Cursor>) {
-    use crate::vault::{Cursor, DEFAULT_LIMIT, MAX_LIMIT};
+/// `limit` (a [`PageSize`], default 200) and `cursor` (opaque, from `next_cursor`).
+pub(crate) fn paging(f: &mut Fields) -> (usize, Option<Cursor>) {
     let limit = match f.obj.remove("limit") {
-        None | Some(Value::Null) => DEFAULT_LIMIT,
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(l) if (1..=MAX_LIMIT as u64).contains(&l) => l as usize,
-            _ => {
+        None | Some(Value::Null) => PageSize::default(),
+        Some(Value::Number(n)) => match n.as_u64().and_then(PageSize::new) {
+            Some(l) => l,
+            None => {
                 f.push(
                     "limit",
                     "value_error",
-                    format!("must be an integer from 1 to {MAX_LIMIT}"),
+                    format!("must be an integer from 1 to {}", crate::model::MAX_LIMIT),
                 );
-                DEFAULT_LIMIT
+                PageSize::default()
             }
         },
         Some(other) => {
             let msg = format!("must be an integer, not {}", json_type(&other));
             f.push("limit", "type_error", msg);
-            DEFAULT_LIMIT
+            PageSize::default()
         }
     };
     let cursor = match f.string("cursor", false) {
@@ -384,60 +238,63 @@ pub(crate) fn paging(f: &mut Fields) -> (usize, Option<crate::vault::Cursor>) {
             }
         },
     };
-    (limit, cursor)
+    (limit.get(), cursor)
 }
 
 mod lifecycle;
-pub use lifecycle::{delete_credential, list_secrets, secret_name};
+pub use lifecycle::{delete_credential, delete_secret, list_secrets};
 
-/// `^[A-Za-z_][A-Za-z0-9_]{0,127}$`.
+mod call_api;
+pub use call_api::call_api;
+
+#[cfg(test)]
+mod bounds;
+
+/// Whether `name` is an environment-variable style secret name ([`SecretName`]).
 pub fn is_env_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    SecretName::is_valid(name)
 }
 
-/// A catalog id or `[a-z0-9][a-z0-9._-]{0,63}`.
+/// Whether `p` is a catalog provider id or a lower-case slug ([`Provider`]).
 pub fn is_provider(p: &str) -> bool {
-    let b = p.as_bytes();
-    catalog::provider(p).is_some()
-        || (!b.is_empty()
-            && b.len() <= 64
-            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter().all(|c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-            }))
+    Provider::is_valid(p)
 }
 
 /// create_secret arguments (DESIGN §2).
 pub fn create_secret(args: Map<String, Value>) -> Result<CreateSecret, ApiError> {
     let mut f = Fields::new(args, &["name", "provider", "value"]);
-    let name = f.string("name", true).and_then(|n| {
-        if is_env_name(&n) {
-            Some(n)
-        } else {
-            f.push(
-                "name",
-                "value_error",
-                "must be an environment variable name matching ^[A-Za-z_][A-Za-z0-9_]{0,127}$, e.g. OPENAI_API_KEY",
-            );
-            None
-        }
-    });
-    let provider = f.string("provider", true).map(|p| p.to_lowercase()).and_then(|p| {
-        if is_provider(&p) {
-            Some(p)
-        } else {
-            f.push(
-                "provider",
-                "value_error",
-                "must be a catalog provider id (e.g. openai) or a slug matching [a-z0-9][a-z0-9._-]{0,63}",
-            );
-            None
-        }
-    });
+    let name = f
+        .string("name", true)
+        .and_then(|n| match SecretName::parse(&n) {
+            Some(n) => Some(n.into_string()),
+            None => {
+                f.push(
+                    "name",
+                    "value_error",
+                    format!(
+                        "must be an environment variable name matching {}, e.g. OPENAI_API_KEY",
+                        SecretName::pattern()
+                    ),
+                );
+                None
+            }
+        });
+    let provider = f
+        .string("provider", true)
+        .and_then(|p| match Provider::parse(&p) {
+            Some(p) => Some(p.into_string()),
+            None => {
+                f.push(
+                    "provider",
+                    "value_error",
+                    format!(
+                        "must be a catalog provider id (e.g. openai) or a slug matching {}",
+                        Provider::slug()
+                    ),
+                );
+                None
+            }
+        });
     let value = f.secret("value");
     f.finish()?;
     match (name, provider, value) {

@@ -16,19 +16,7 @@ use crate::secret::SecretString;
 use crate::store::redb::{self as file, RedbStore};
 use crate::store::{Store, Table as Tbl, Write, meta_key, scan_all};
 
-/// Which credential to delete.
-#[derive(Debug, Clone)]
-pub enum Selector {
-    /// By id.
-    Id(Uuid),
-    /// By canonical service id and label.
-    Name {
-        /// Canonical service id.
-        service: String,
-        /// Label.
-        name: String,
-    },
-}
+pub use crate::model::Selector;
 
 /// What a delete removed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,53 +21,8 @@ use super::format::{Kind, open_record};
 use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, secret};
 use crate::error::VaultError;
 use crate::store::{Read, Table as Tbl, meta_key, scan_all};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// Largest page.
-pub const MAX_LIMIT: usize = 1000;
-/// Page size when none is asked for.
-pub const DEFAULT_LIMIT: usize = 200;
-
-/// Where a page starts: just after the item with this key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cursor {
-    created_at: i64,
-    id: u128,
-}
-
-impl Cursor {
-    fn of(created_at: i64, id: uuid::Uuid) -> Self {
-        Self {
-            created_at,
-            id: id.as_u128(),
-        }
-    }
-
-    /// The opaque text form (32 URL-safe characters).
-    pub fn encode(&self) -> String {
-        let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&self.created_at.to_be_bytes());
-        b[8..].copy_from_slice(&self.id.to_be_bytes());
-        URL_SAFE_NO_PAD.encode(b)
-    }
-
-    /// Parses [`Self::encode`]'s output; `None` for anything else.
-    pub fn decode(text: &str) -> Option<Self> {
-        let b = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-        if b.len() != 24 {
-            return None;
-        }
-        let mut t = [0u8; 8];
-        t.copy_from_slice(&b[..8]);
-        let mut i = [0u8; 16];
-        i.copy_from_slice(&b[8..]);
-        Some(Self {
-            created_at: i64::from_be_bytes(t),
-            id: u128::from_be_bytes(i),
-        })
-    }
-}
+pub use crate::model::{Cursor, DEFAULT_LIMIT, MAX_LIMIT};
 
 /// One page of a list.
 #[derive(Debug, Clone)]

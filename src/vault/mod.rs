@@ -39,9 +39,9 @@ use uuid::Uuid;
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::mask::mask;
+use crate::model::{CreateSecret, CredentialType, StoreCredential};
 use crate::secret::Key32;
 use crate::store::{Store, Table as Tbl};
-use crate::validate::{CreateSecret, CredentialType, StoreCredential};
 use audit::{Event, Table, Written};
 use format::{Kind, seal_record};
 

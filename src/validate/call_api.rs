@@ -1,58 +1,16 @@
 //! call_api arguments (DESIGN §8): every field checked, every failure listed
 //! in one 422, nothing echoed beyond a bounded name.
 
-use std::time::Duration;
-
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-use super::{is_header_token, refused_header};
-use crate::catalog::Service;
+use super::{Fields, json_type};
 use crate::error::ApiError;
-use crate::validate::{self, Fields, json_type};
-
-/// Largest request body, in bytes.
-pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
-/// Longest URL accepted, in bytes.
-pub const MAX_URL: usize = 8192;
-/// Default and largest timeout.
-pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-/// Largest `timeout_ms`.
-pub const MAX_TIMEOUT_MS: u64 = 120_000;
-/// Most entries in `query` or `headers`.
-pub const MAX_ENTRIES: usize = 64;
-
-/// A request body and its content type.
-#[derive(Debug)]
-pub enum Body {
-    /// `json`: serialized, sent as application/json.
-    Json(Vec<u8>),
-    /// `body`: sent as given.
-    Raw(Vec<u8>),
-}
-
-/// A validated call_api request.
-#[derive(Debug)]
-pub struct CallRequest {
-    /// The resolved service.
-    pub service: Service,
-    /// Credential label.
-    pub name: String,
-    /// HTTP method.
-    pub method: Method,
-    /// `https://…` or `/path`.
-    pub url: String,
-    /// Query pairs appended to the URL.
-    pub query: Vec<(String, String)>,
-    /// Extra headers (reserved ones refused already; the credential's own
-    /// header is checked once it is known).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Body, if any.
-    pub body: Option<Body>,
-    /// Whole-request timeout.
-    pub timeout: Duration,
-}
+use crate::model::{
+    Body, CallApi, DEFAULT_TIMEOUT_MS, HttpMethod, Invalid, MAX_ENTRIES, MAX_REQUEST_BODY, METHODS,
+    RequestUrl, TimeoutMs,
+};
+use crate::usage::{is_header_token, refused_header};
 
 const FIELDS: &[&str] = &[
     "service_id",
@@ -67,48 +25,33 @@ const FIELDS: &[&str] = &[
 ];
 
 /// Validates call_api arguments.
-pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
+pub fn call_api(args: Map<String, Value>) -> Result<CallApi, ApiError> {
     let mut f = Fields::new(args, FIELDS);
     let raw = f.string("service_id", true);
-    let service = validate::service(&mut f, "service_id", raw);
-    let name = validate::label(&mut f);
+    let service = super::service(&mut f, "service_id", raw);
+    let name = super::label(&mut f);
     let method = f
         .string("method", true)
-        .and_then(|m| match m.to_ascii_uppercase().as_str() {
-            "GET" => Some(Method::GET),
-            "POST" => Some(Method::POST),
-            "PUT" => Some(Method::PUT),
-            "PATCH" => Some(Method::PATCH),
-            "DELETE" => Some(Method::DELETE),
-            "HEAD" => Some(Method::HEAD),
-            _ => {
+        .and_then(|m| match HttpMethod::parse(&m) {
+            Some(m) => Some(m),
+            None => {
                 f.push(
                     "method",
                     "enum",
-                    "must be one of: GET, POST, PUT, PATCH, DELETE, HEAD",
+                    format!("must be one of: {}", METHODS.join(", ")),
                 );
                 None
             }
         });
-    let url = f.string("url", true).and_then(|u| {
-        if u.len() > MAX_URL {
-            f.push(
-                "url",
-                "too_long",
-                format!("must be at most {MAX_URL} bytes (got {})", u.len()),
-            );
-            None
-        } else if (!u.starts_with('/') || u.starts_with("//")) && !u.contains("://") {
-            f.push(
-                "url",
-                "value_error",
-                "must be an absolute https:// URL or a path starting with /",
-            );
-            None
-        } else {
-            Some(u)
-        }
-    });
+    let url = f
+        .string("url", true)
+        .and_then(|u| match RequestUrl::check(&u) {
+            Ok(()) => Some(u),
+            Err(Invalid { kind, msg }) => {
+                f.push("url", kind, msg);
+                None
+            }
+        });
     let query = pairs(&mut f, "query");
     let headers = pairs(&mut f, "headers")
         .into_iter()
@@ -145,14 +88,14 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
         f.push(field, "too_long", msg);
     }
     let timeout = match f.obj.remove("timeout_ms") {
-        None | Some(Value::Null) => Some(DEFAULT_TIMEOUT_MS),
-        Some(Value::Number(n)) => match n.as_u64().filter(|t| (1..=MAX_TIMEOUT_MS).contains(t)) {
+        None | Some(Value::Null) => TimeoutMs::parse(DEFAULT_TIMEOUT_MS),
+        Some(Value::Number(n)) => match n.as_u64().and_then(TimeoutMs::parse) {
             Some(t) => Some(t),
             None => {
                 f.push(
                     "timeout_ms",
                     "value_error",
-                    format!("must be an integer 1..={MAX_TIMEOUT_MS}"),
+                    format!("must be an integer 1..={}", crate::model::MAX_TIMEOUT_MS),
                 );
                 None
             }
@@ -165,7 +108,7 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
     };
     f.finish()?;
     match (service, name, method, url, timeout) {
-        (Some((_, service)), Some(name), Some(method), Some(url), Some(ms)) => Ok(CallRequest {
+        (Some((_, service)), Some(name), Some(method), Some(url), Some(timeout)) => Ok(CallApi {
             service,
             name,
             method,
@@ -173,7 +116,7 @@ pub fn call_api(args: Map<String, Value>) -> Result<CallRequest, ApiError> {
             query,
             headers,
             body,
-            timeout: Duration::from_millis(ms),
+            timeout,
         }),
         _ => Err(ApiError::bad_request("invalid arguments")),
     }
@@ -252,7 +195,7 @@ fn header(f: &mut Fields, name: String, value: String) -> Option<(HeaderName, He
 
 /// A caller's name, cut for echoing.
 fn bounded(s: &str) -> String {
-    validate::bounded(s, validate::MAX_ECHOED_CHARS)
+    super::bounded(s, super::MAX_ECHOED_CHARS)
 }
 
 #[cfg(test)]
@@ -260,7 +203,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn call(v: Value) -> Result<CallRequest, ApiError> {
+    use std::time::Duration;
+
+    fn call(v: Value) -> Result<CallApi, ApiError> {
         call_api(v.as_object().unwrap().clone())
     }
 
