@@ -8,6 +8,7 @@ mod context;
 pub mod credentials;
 pub mod entry_desk;
 mod error;
+mod outputs;
 pub mod page_cache;
 pub mod secrets;
 

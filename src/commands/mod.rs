@@ -367,7 +367,10 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
     let access = s.access()?;
     let creds = block_on(app::credentials::all_credentials(&access, filter.filter))??;
     if as_json {
-        let items: Vec<_> = creds.iter().map(crate::mcp::CredentialItem::from).collect();
+        let items: Vec<_> = creds
+            .iter()
+            .map(crate::model::CredentialItem::from)
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({ "credentials": items })).unwrap_or_default()
@@ -382,9 +385,9 @@ fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliE
                 c.service.clone(),
                 c.name.clone(),
                 c.credential_type.as_str().to_owned(),
-                crate::mcp::rfc3339(c.created_at),
+                crate::model::rfc3339(c.created_at),
                 c.last_used_at
-                    .map(crate::mcp::rfc3339)
+                    .map(crate::model::rfc3339)
                     .unwrap_or_else(|| "never".into()),
             ]
         })
@@ -444,7 +447,7 @@ fn token(s: &Settings, cmd: TokenCommand) -> Result<(), CliError> {
             let rows: Vec<[String; 3]> = vault
                 .list_tokens()?
                 .into_iter()
-                .map(|t| [t.id, t.name, crate::mcp::rfc3339(t.created_at)])
+                .map(|t| [t.id, t.name, crate::model::rfc3339(t.created_at)])
                 .collect();
             print_table(["ID", "NAME", "CREATED"], &rows);
         }

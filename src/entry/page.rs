@@ -96,7 +96,7 @@ pub fn form(slot: &Slot, hosts: &str, error: Option<&str>) -> String {
          <button type=\"submit\" name=\"action\" value=\"decline\" formnovalidate>Decline</button>\
          </form>\n<p class=\"hint\">This link works once and expires at {}.</p>",
         escape(hosts),
-        crate::mcp::rfc3339(slot.expires_at),
+        crate::model::rfc3339(slot.expires_at),
     );
     document("credvault: enter a key", &body)
 }

@@ -24,8 +24,8 @@ use super::AppState;
 use super::guard::{envelope, seed000_error};
 use crate::app;
 use crate::error::ApiError;
-use crate::mcp::rfc3339;
 use crate::model::Caller;
+use crate::model::rfc3339;
 use crate::secret::SecretString;
 use crate::validate::{self, StoreCredential};
 
@@ -167,7 +167,7 @@ pub async fn create_secret_002(
         .await
         .map_err(ApiError::from)
     {
-        Ok(s) => created(json!(crate::mcp::CreateSecretOutput::from(&s))),
+        Ok(s) => created(json!(crate::model::CreateSecretOutput::from(&s))),
         Err(e) => envelope(e),
     }
 }
@@ -311,7 +311,9 @@ pub async fn store_credential_004(
         .await
         .map_err(ApiError::from)
     {
-        Ok(s) => axum::Json(crate::mcp::StoreCredentialOutput::new(service_id, s)).into_response(),
+        Ok(s) => {
+            axum::Json(crate::model::StoreCredentialOutput::new(service_id, s)).into_response()
+        }
         Err(e) => envelope(e),
     }
 }
@@ -343,7 +345,7 @@ pub async fn list_secrets_002(State(state): State<AppState>) -> Response {
         .map_err(ApiError::from)
     {
         Ok(all) => {
-            let items: Vec<crate::mcp::SecretItem> = all.iter().map(Into::into).collect();
+            let items: Vec<crate::model::SecretItem> = all.iter().map(Into::into).collect();
             axum::Json(json!({ "secrets": items })).into_response()
         }
         Err(e) => envelope(e),

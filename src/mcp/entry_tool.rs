@@ -23,36 +23,14 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{tool, tool_router};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::schema::input_schema;
-use super::tools::{CredVaultServer, StoreCredentialOutput, ToolError, binding, complete, logged};
+use super::tools::{CredVaultServer, ToolError, binding, complete, logged};
 use crate::app::entry_desk::{Outcome, Slot};
 use crate::error::ApiError;
-use crate::model;
+use crate::model::{self, RequestCredentialOutput, StoreCredentialOutput, rfc3339};
 use crate::validate;
-
-/// Result of `request_credential`: store_credential's metadata once the person
-/// entered the value, or the link to relay while it waits for them.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct RequestCredentialOutput {
-    /// stored, or pending_user_action (relay `url` to the user).
-    #[schemars(with = "String", extend("enum" = ["stored", "pending_user_action"]))]
-    pub status: String,
-    /// Pending: the one-time local link for the user (carries no value).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Pending: when the link expires (RFC 3339 UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
-    /// Pending: what to tell the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Stored: store_credential's result fields.
-    #[serde(flatten)]
-    pub stored: Option<StoreCredentialOutput>,
-}
 
 /// What the sealed requestState of a 2026-07-28 retry is bound to (with the arguments).
 const TOOL: &str = "request_credential";
@@ -95,7 +73,7 @@ fn pending(slot: &Slot) -> RequestCredentialOutput {
     RequestCredentialOutput {
         status: "pending_user_action".into(),
         url: Some(slot.url.clone()),
-        expires_at: Some(super::rfc3339(slot.expires_at)),
+        expires_at: Some(rfc3339(slot.expires_at)),
         message: Some(format!(
             "Ask the user to open this link and enter the key; or run credvault store --service {} in a terminal. \
              The link works once, on this machine, for 10 minutes; list_credentials shows the credential once entered.",

@@ -17,82 +17,17 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, tool, tool_router};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::schema::{input_schema, output_schema};
-use super::tools::{CredVaultServer, ToolError, binding, complete, logged, rfc3339};
+use super::tools::{CredVaultServer, ToolError, binding, complete, logged};
 use crate::app;
 use crate::error::ApiError;
-use crate::model;
+use crate::model::{
+    self, DeleteCredentialOutput, DeleteSecretOutput, ListSecretsOutput, SecretItem,
+};
 use crate::validate;
 use crate::vault::Selector;
-
-/// Result of `delete_credential`.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct DeleteCredentialOutput {
-    /// Always true.
-    pub deleted: bool,
-    /// Its id.
-    pub id: String,
-    /// Its service.
-    pub service: String,
-    /// Its label.
-    pub name: String,
-}
-
-/// One secret's metadata.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SecretItem {
-    /// Secret id (UUID).
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// Its provider.
-    pub provider: String,
-    /// At most 3/8 of the value around "••••".
-    pub masked_value: String,
-    /// RFC 3339 UTC.
-    pub created_at: String,
-    /// RFC 3339 UTC.
-    pub updated_at: String,
-    /// RFC 3339 UTC of last use (exec), or null.
-    pub last_used_at: Option<String>,
-}
-
-/// Result of `list_secrets`.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ListSecretsOutput {
-    /// Oldest first.
-    pub secrets: Vec<SecretItem>,
-    /// Pass as cursor for the next page; null at the end.
-    pub next_cursor: Option<String>,
-}
-
-/// Result of `delete_secret`.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct DeleteSecretOutput {
-    /// Always true.
-    pub deleted: bool,
-    /// Its id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-}
-
-impl From<&crate::vault::Secret> for SecretItem {
-    fn from(s: &crate::vault::Secret) -> Self {
-        Self {
-            id: s.id.to_string(),
-            name: s.name.clone(),
-            provider: s.provider.clone(),
-            masked_value: s.masked_value.clone(),
-            created_at: rfc3339(s.created_at),
-            updated_at: rfc3339(s.updated_at),
-            last_used_at: s.last_used_at.map(rfc3339),
-        }
-    }
-}
 
 fn not_found(what: String) -> ToolError {
     ApiError::new(404, "not_found_error", what).into()

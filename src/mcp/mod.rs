@@ -13,11 +13,4 @@ pub mod stdio;
 mod tools;
 mod use_tools;
 
-pub use entry_tool::RequestCredentialOutput;
-pub use lifecycle_tools::{
-    DeleteCredentialOutput, DeleteSecretOutput, ListSecretsOutput, SecretItem,
-};
-pub use tools::{
-    CreateSecretOutput, CredVaultServer, CredentialItem, ListCredentialsOutput,
-    StoreCredentialOutput, rfc3339,
-};
+pub use tools::CredVaultServer;

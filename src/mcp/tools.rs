@@ -4,7 +4,6 @@
 //! naming its field (DESIGN §3).
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -14,146 +13,16 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::rendered::{Handoff, Rendering};
 use super::schema::{input_schema, output_schema};
 use crate::app::{self, VaultAccess};
 use crate::error::ApiError;
-use crate::model::{self, Caller, CredentialType};
+use crate::model::{
+    self, Caller, CreateSecretOutput, CredentialItem, ListCredentialsOutput, StoreCredentialOutput,
+};
 use crate::validate;
-use crate::vault::{Credential, Secret, Stored};
-
-/// Result of `store_credential`. Never contains the value.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct StoreCredentialOutput {
-    /// Always true on success.
-    pub success: bool,
-    /// Credential id (UUID); kept when a credential is replaced.
-    pub id: String,
-    /// The service id as given (trimmed, lower-cased).
-    pub service_id: String,
-    /// Canonical service id.
-    pub service: String,
-    /// Display name of the service.
-    pub service_name: String,
-    /// Credential label.
-    pub name: String,
-    /// How the value is presented: bearer or api_key.
-    pub credential_type: CredentialType,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds.
-    pub updated_at: i64,
-    /// Unix seconds of last use; null until used.
-    pub last_used_at: Option<i64>,
-    /// True when an existing credential with this service and name was replaced.
-    pub replaced: bool,
-}
-
-/// One stored credential's metadata.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CredentialItem {
-    /// Credential id (UUID).
-    pub id: String,
-    /// Service id.
-    pub service: String,
-    /// Credential label.
-    pub name: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds of last use, or null.
-    pub last_used_at: Option<i64>,
-    /// Display name of the service.
-    pub service_name: String,
-    /// How the value is presented: bearer or api_key.
-    pub credential_type: CredentialType,
-    /// Unix seconds.
-    pub updated_at: i64,
-}
-
-/// Result of `list_credentials`.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ListCredentialsOutput {
-    /// Oldest first.
-    pub credentials: Vec<CredentialItem>,
-    /// Pass as cursor for the next page; null at the end.
-    pub next_cursor: Option<String>,
-}
-
-/// Result of `create_secret`. Never contains the value.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CreateSecretOutput {
-    /// Secret id (UUID).
-    pub id: String,
-    /// The secret's name.
-    pub name: String,
-    /// Provider.
-    pub provider: String,
-    /// At most 3/8 of the value around "••••", for recognising it.
-    pub masked_value: String,
-    /// RFC 3339 UTC.
-    #[schemars(extend("format" = "date-time"))]
-    pub created_at: String,
-    /// RFC 3339 UTC.
-    #[schemars(extend("format" = "date-time"))]
-    pub updated_at: String,
-}
-
-impl StoreCredentialOutput {
-    /// The reply to a store under `service_id` (as the caller wrote it).
-    pub fn new(service_id: String, stored: Stored) -> Self {
-        let c = stored.credential;
-        Self {
-            success: true,
-            id: c.id.to_string(),
-            service_id,
-            service: c.service,
-            service_name: c.service_name,
-            name: c.name,
-            credential_type: c.credential_type,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-            last_used_at: c.last_used_at,
-            replaced: stored.replaced,
-        }
-    }
-}
-
-impl From<&Credential> for CredentialItem {
-    fn from(c: &Credential) -> Self {
-        Self {
-            id: c.id.to_string(),
-            service: c.service.clone(),
-            name: c.name.clone(),
-            created_at: c.created_at,
-            last_used_at: c.last_used_at,
-            service_name: c.service_name.clone(),
-            credential_type: c.credential_type,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
-/// RFC 3339 UTC seconds.
-pub fn rfc3339(unix: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
-impl From<&Secret> for CreateSecretOutput {
-    fn from(s: &Secret) -> Self {
-        Self {
-            id: s.id.to_string(),
-            name: s.name.clone(),
-            provider: s.provider.clone(),
-            masked_value: s.masked_value.clone(),
-            created_at: rfc3339(s.created_at),
-            updated_at: rfc3339(s.updated_at),
-        }
-    }
-}
 
 /// A tool failure: one text block holding the §3 envelope, no structuredContent.
 #[derive(Debug)]

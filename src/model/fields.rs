@@ -27,6 +27,17 @@ pub const MAX_ALLOWED_HOSTS: usize = 16;
 /// Default credential name.
 pub const DEFAULT_NAME: &str = "default";
 
+/// `s` cut to `max` characters, with `…` when cut.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// The message for a string that is empty after trimming.
 pub const BLANK: &str = "must not be empty or only white space";
 

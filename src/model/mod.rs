@@ -9,9 +9,12 @@
 mod call_input;
 pub mod caller;
 mod credential_input;
+mod credential_output;
 mod fields;
 mod paging;
 mod secret_input;
+mod secret_output;
+mod time;
 
 pub use call_input::{
     Body, CallApi, DEFAULT_TIMEOUT_MS, HttpMethod, MAX_ENTRIES, MAX_REQUEST_BODY, MAX_TIMEOUT_MS,
@@ -19,10 +22,16 @@ pub use call_input::{
 };
 pub use caller::Caller;
 pub use credential_input::{CredentialSpec, ListCredentials, Selector, StoreCredential};
+pub use credential_output::{
+    CredentialItem, DeleteCredentialOutput, ListCredentialsOutput, RequestCredentialOutput,
+    StoreCredentialOutput,
+};
 pub use fields::{
     BLANK, CredentialType, DEFAULT_NAME, HostList, Invalid, Label, MAX_ALLOWED_HOSTS,
     MAX_NAME_CHARS, MAX_PROVIDER_CHARS, MAX_SECRET_NAME_CHARS, MAX_SERVICE_ID_CHARS,
-    MAX_VALUE_BYTES, Provider, SecretName, SecretValue, ServiceId, is_invisible,
+    MAX_VALUE_BYTES, Provider, SecretName, SecretValue, ServiceId, bounded, is_invisible,
 };
 pub use paging::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, PageSize};
 pub use secret_input::{CreateSecret, DeleteSecret, ListSecrets};
+pub use secret_output::{CreateSecretOutput, DeleteSecretOutput, ListSecretsOutput, SecretItem};
+pub use time::rfc3339;

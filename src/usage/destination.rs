@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::{Host, Url};
 
 use crate::catalog;
-use crate::validate::bounded;
+use crate::model::bounded;
 
 pub use crate::model::MAX_ALLOWED_HOSTS;
 

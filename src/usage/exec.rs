@@ -19,9 +19,9 @@ use zeroize::Zeroizing;
 use super::redact::Redactor;
 use crate::catalog;
 use crate::error::VaultError;
+use crate::model::{DEFAULT_NAME, SecretName};
 use crate::password::{ENV_FILE, ENV_PASSWORD};
 use crate::secret::SecretString;
-use crate::validate::{self, DEFAULT_NAME};
 use crate::vault::Vault;
 
 /// What to inject and what to run.
@@ -103,7 +103,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         }
     }
     for name in &spec.secrets {
-        if !validate::is_env_name(name) {
+        if !SecretName::is_valid(name) {
             return Err(ExecError::Usage(format!(
                 "--secret {name:?}: not a secret name (expected e.g. OPENAI_API_KEY)"
             )));
@@ -126,7 +126,7 @@ fn resolve(vault: &Vault, spec: &ExecSpec) -> Result<Vec<Injected>, ExecError> {
         let (var, target) = binding.split_once('=').ok_or_else(|| {
             ExecError::Usage(format!("--env {binding:?}: expected VAR=SERVICE[/NAME]"))
         })?;
-        if !validate::is_env_name(var) {
+        if !SecretName::is_valid(var) {
             return Err(ExecError::Usage(format!(
                 "--env {binding:?}: {var:?} is not a variable name"
             )));

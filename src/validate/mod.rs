@@ -22,16 +22,7 @@ pub const MAX_ECHOED_FIELDS: usize = 10;
 /// Longest field name echoed, in characters (longer ones are cut with `…`).
 pub const MAX_ECHOED_CHARS: usize = 64;
 
-/// `s` cut to `max` characters, with `…` when cut.
-pub fn bounded(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(max).collect();
-        out.push('…');
-        out
-    }
-}
+pub use crate::model::bounded;
 
 /// Field reader that records every failure.
 pub(crate) struct Fields {
