@@ -205,7 +205,7 @@ pub(super) fn init(keys: &VaultKeys, txn: &mut dyn Write) -> Result<(), VaultErr
             last: [0; 32],
         },
     )?;
-    txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &head)
+    Ok(txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &head)?)
 }
 
 /// [`open_head`] for a process's own key: a head it does not open means the
@@ -292,11 +292,11 @@ fn cover_members(keys: &VaultKeys, txn: &mut dyn Write, head: &mut Head) -> Resu
             )?;
         }
     }
-    txn.put(
+    Ok(txn.put(
         Tbl::Meta,
         meta_key::FORMAT.as_bytes(),
         &FORMAT_VERSION.to_le_bytes(),
-    )
+    )?)
 }
 
 type Baseline = Vec<(Table, u128, String, Vec<u8>)>;
@@ -372,7 +372,7 @@ pub(super) fn append(
     head.count = seq;
     head.last = entry_mac(keys, &sealed)?;
     let sealed_head = seal_head(keys, head)?;
-    txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &sealed_head)
+    Ok(txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &sealed_head)?)
 }
 
 /// One thing `audit --verify` found wrong.

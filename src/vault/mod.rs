@@ -297,7 +297,7 @@ impl Vault {
             let mut txn = self.store.write()?;
             let key = crate::store::meta_key::TRAIL_CHECKPOINT.as_bytes();
             txn.put(Tbl::Meta, key, &sealed)?;
-            txn.commit()
+            Ok(txn.commit()?)
         })();
         match saved {
             Ok(()) => self.latest().saved_at(count),

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use redb::ReadableDatabase;
 use uuid::Uuid;
 
 use super::audit::{Table, member_id};
@@ -18,7 +17,7 @@ use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
 use crate::store::postgres::PgStore;
 use crate::store::redb::{self as file, RedbStore};
-use crate::store::{Location, Read, Store, Table as Tbl, meta_key};
+use crate::store::{Location, Read, Store, StoreError, Table as Tbl, meta_key};
 
 /// The name `init` gives a team vault's first member unless told otherwise.
 pub const DEFAULT_MEMBER: &str = "owner";
@@ -315,15 +314,14 @@ impl Vault {
         file::check_owner(path, &meta)?;
         let known = match file::open_ro(path) {
             Ok(ro) => {
-                let meta = read_meta(&file::reader(ro.begin_read()?), member)?
-                    .ok_or_else(not_initialised)?;
+                let meta = read_meta(&file::reader(&ro)?, member)?.ok_or_else(not_initialised)?;
                 drop(ro);
                 let derived = data_key(&meta, password)?;
                 Some((meta.slot.fingerprint(), derived))
             }
             // A file left mid-recovery by a killed writer cannot be opened
             // read-only; the read-write open below repairs it first.
-            Err(VaultError::Missing(p)) => return Err(VaultError::Missing(p)),
+            Err(StoreError::Missing(p)) => return Err(VaultError::Missing(p)),
             Err(_) => None,
         };
         let store = RedbStore::new(file::open_rw(path)?, path);

@@ -54,7 +54,7 @@ pub(super) fn put_member(
     slot: &[u8],
 ) -> Result<(), VaultError> {
     txn.put(Tbl::Members, name.as_bytes(), slot)?;
-    txn.put(Tbl::Meta, pin_key(name).as_bytes(), &pin(keys, name, slot)?)
+    Ok(txn.put(Tbl::Meta, pin_key(name).as_bytes(), &pin(keys, name, slot)?)?)
 }
 
 /// A member's key slot as the trail records it: written (`Some`) or removed.
@@ -106,7 +106,7 @@ impl Vault {
         let event = Event::ok("member_add", name, via);
         let written = slot_written(name, Some(&slot));
         self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        txn.commit()
+        Ok(txn.commit()?)
     }
 
     /// Every member, by name.
