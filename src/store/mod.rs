@@ -25,53 +25,10 @@
 mod error;
 pub mod postgres;
 pub mod redb;
+mod table;
 
 pub use error::StoreError;
-
-/// The tables a vault has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    /// Format version, KDF header, wrapped key, vault id, audit head.
-    Meta,
-    /// Record id → sealed credential.
-    Credentials,
-    /// Record id → sealed secret.
-    Secrets,
-    /// Keyed hash of (kind, names) → record id.
-    Index,
-    /// Keyed hash of a bearer token → sealed token metadata.
-    Tokens,
-    /// Sequence number → sealed audit entry.
-    Audit,
-    /// Member name → key slot (team vaults).
-    Members,
-}
-
-impl Table {
-    /// Every table, in the order a copy writes them.
-    pub const ALL: [Table; 7] = [
-        Table::Meta,
-        Table::Credentials,
-        Table::Secrets,
-        Table::Index,
-        Table::Tokens,
-        Table::Audit,
-        Table::Members,
-    ];
-
-    /// The table's name (redb's table name; PostgreSQL's is `credvault_` + this).
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Meta => "meta",
-            Table::Credentials => "credentials",
-            Table::Secrets => "secrets",
-            Table::Index => "index",
-            Table::Tokens => "tokens",
-            Table::Audit => "audit",
-            Table::Members => "members",
-        }
-    }
-}
+pub use table::Table;
 
 /// Meta keys.
 pub mod meta_key {

@@ -6,15 +6,15 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use super::audit::{Event, Table, Written};
-use super::format::{Kind, open_record, seal_record};
+use super::audit::{Event, Written};
+use super::format::{open_record, seal_record};
 use super::{CredentialRecord, Secret, SecretRecord, Vault, members, now, secret};
 use crate::crypto::kdf::KdfParams;
 use crate::error::VaultError;
 use crate::mask::mask;
 use crate::secret::SecretString;
 use crate::store::redb::{self as file, RedbStore};
-use crate::store::{Store, Table as Tbl, Write, meta_key, scan_all};
+use crate::store::{Store, Table, Write, meta_key, scan_all};
 
 /// Which credential to delete.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ impl Vault {
     ) -> Result<Option<Deleted>, VaultError> {
         let by_name = match which {
             Selector::Name { service, name } => {
-                Some(self.index_key(Kind::Credential, &[service, name])?)
+                Some(self.index_key(Table::Credentials, &[service, name])?)
             }
             Selector::Id(_) => None,
         };
@@ -64,7 +64,7 @@ impl Vault {
                 // redirected entry must not delete another credential).
                 (Selector::Name { service, name }, Some(idx)) => {
                     let found = self
-                        .indexed::<CredentialRecord>(&*txn, Kind::Credential, &idx, |m| {
+                        .indexed::<CredentialRecord>(&*txn, Table::Credentials, &idx, |m| {
                             m.service == *service && m.name == *name
                         })
                         .map_err(nothing_deleted)?;
@@ -75,13 +75,13 @@ impl Vault {
                 }
                 _ => return Ok(None),
             };
-            let Some(sealed) = txn.get(Tbl::Credentials, &id.to_be_bytes())? else {
+            let Some(sealed) = txn.get(Table::Credentials, &id.to_be_bytes())? else {
                 return Ok(None);
             };
-            txn.remove(Tbl::Credentials, &id.to_be_bytes())?;
+            txn.remove(Table::Credentials, &id.to_be_bytes())?;
             let opened = open_record::<CredentialRecord>(
                 self.keys.seal_key(),
-                Kind::Credential,
+                Table::Credentials,
                 id,
                 &sealed,
             )
@@ -119,17 +119,17 @@ impl Vault {
 
     /// Deletes the secret `name`; `Ok(None)` when there is none.
     pub fn delete_secret(&self, name: &str, via: &str) -> Result<Option<Deleted>, VaultError> {
-        let idx = self.index_key(Kind::Secret, &[name])?;
+        let idx = self.index_key(Table::Secrets, &[name])?;
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
         let id = {
             let found = self
-                .indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)
+                .indexed::<SecretRecord>(&*txn, Table::Secrets, &idx, |m| m.name == name)
                 .map_err(nothing_deleted)?;
             let Some((id, _, _)) = found else {
                 return Ok(None);
             };
-            txn.remove(Tbl::Secrets, &id.to_be_bytes())?;
+            txn.remove(Table::Secrets, &id.to_be_bytes())?;
             remove_index_entries(&mut *txn, id)?;
             id
         };
@@ -160,12 +160,12 @@ impl Vault {
         let id = id.as_u128();
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
-        let Some(sealed) = txn.get(Tbl::Secrets, &id.to_be_bytes())? else {
+        let Some(sealed) = txn.get(Table::Secrets, &id.to_be_bytes())? else {
             return Ok(None);
         };
-        txn.remove(Tbl::Secrets, &id.to_be_bytes())?;
+        txn.remove(Table::Secrets, &id.to_be_bytes())?;
         remove_index_entries(&mut *txn, id)?;
-        let name = open_record::<SecretRecord>(self.keys.seal_key(), Kind::Secret, id, &sealed)
+        let name = open_record::<SecretRecord>(self.keys.seal_key(), Table::Secrets, id, &sealed)
             .map(|o| o.meta.name)
             .unwrap_or_default();
         let subject = match name.as_str() {
@@ -195,14 +195,14 @@ impl Vault {
         value: &SecretString,
         via: &str,
     ) -> Result<Option<Secret>, VaultError> {
-        let idx = self.index_key(Kind::Secret, &[name])?;
+        let idx = self.index_key(Table::Secrets, &[name])?;
         let key = self.keys.seal_key();
         self.warm_trail_once()?;
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
         let (rotated, sealed) = {
             let found =
-                self.indexed::<SecretRecord>(&*txn, Kind::Secret, &idx, |m| m.name == name)?;
+                self.indexed::<SecretRecord>(&*txn, Table::Secrets, &idx, |m| m.name == name)?;
             let Some((id, current, old)) = found else {
                 return Ok(None);
             };
@@ -214,8 +214,8 @@ impl Vault {
                 last_used_at: None,
                 ..old.meta
             };
-            let sealed = seal_record(key, Kind::Secret, id, &record, value, None)?;
-            txn.put(Tbl::Secrets, &id.to_be_bytes(), &sealed)?;
+            let sealed = seal_record(key, Table::Secrets, id, &record, value, None)?;
+            txn.put(Table::Secrets, &id.to_be_bytes(), &sealed)?;
             (secret(id, record), sealed)
         };
         let written = Written {
@@ -257,7 +257,7 @@ impl Vault {
             Some(member) => {
                 let (current, vault_box) = {
                     let txn = self.store.read()?;
-                    let current = txn.get(Tbl::Members, member.as_bytes())?.ok_or_else(|| {
+                    let current = txn.get(Table::Members, member.as_bytes())?.ok_or_else(|| {
                         VaultError::NoMember(format!("member {member} was removed"))
                     })?;
                     (current, super::team::box_key(&*txn, &self.keys)?)
@@ -288,15 +288,15 @@ impl Vault {
         let mut head = self.begin(&mut *txn)?;
         match &lock {
             NewLock::Slot(member, slot) => {
-                if txn.get(Tbl::Members, member.as_bytes())?.is_none() {
+                if txn.get(Table::Members, member.as_bytes())?.is_none() {
                     return Err(VaultError::NoMember(format!("member {member} was removed")));
                 }
                 // A new slot has a new key pair: pinned with it.
                 super::team::put_member(&mut *txn, &self.keys, member, slot)?;
             }
             NewLock::Password { kdf, wrapped } => {
-                txn.put(Tbl::Meta, meta_key::KDF.as_bytes(), kdf)?;
-                txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), wrapped)?;
+                txn.put(Table::Meta, meta_key::KDF.as_bytes(), kdf)?;
+                txn.put(Table::Meta, meta_key::WRAPPED_KEY.as_bytes(), wrapped)?;
             }
         }
         let subject = self.member.clone().unwrap_or_default();
@@ -347,7 +347,7 @@ impl Vault {
         }
         let copy = RedbStore::new(file::create_db(&partial)?, &partial);
         let mut out = copy.write()?;
-        for table in Tbl::ALL {
+        for table in Table::ALL {
             for (k, v) in scan_all(&*snapshot, table)? {
                 out.put(table, &k, &v)?;
             }
@@ -390,9 +390,9 @@ fn nothing_deleted(e: VaultError) -> VaultError {
 /// Removes every index entry that points to `id`.
 fn remove_index_entries(txn: &mut dyn Write, id: u128) -> Result<(), VaultError> {
     let id = id.to_be_bytes();
-    for (k, v) in scan_all(&*txn, Tbl::Index)? {
+    for (k, v) in scan_all(&*txn, Table::Index)? {
         if v == id {
-            txn.remove(Tbl::Index, &k)?;
+            txn.remove(Table::Index, &k)?;
         }
     }
     Ok(())

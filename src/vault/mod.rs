@@ -40,10 +40,10 @@ use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::mask::mask;
 use crate::secret::Key32;
-use crate::store::{Store, Table as Tbl};
+use crate::store::{Store, Table};
 use crate::validate::{CreateSecret, CredentialType, StoreCredential};
-use audit::{Event, Table, Written};
-use format::{Kind, seal_record};
+use audit::{Event, Written};
+use format::seal_record;
 
 /// Credential metadata as sealed in its record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -296,7 +296,7 @@ impl Vault {
         let saved = (|| -> Result<(), VaultError> {
             let mut txn = self.store.write()?;
             let key = crate::store::meta_key::TRAIL_CHECKPOINT.as_bytes();
-            txn.put(Tbl::Meta, key, &sealed)?;
+            txn.put(Table::Meta, key, &sealed)?;
             Ok(txn.commit()?)
         })();
         match saved {
@@ -325,7 +325,7 @@ impl Vault {
                 latest.sync(&self.keys, &*txn)?;
             } else if latest.bound()
                 && txn
-                    .get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
+                    .get(Table::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
                     .is_none()
             {
                 // Never start a new trail (a baseline) over a removed one.
@@ -335,7 +335,7 @@ impl Vault {
         audit::begin(&self.keys, txn)
     }
 
-    fn index_key(&self, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
+    fn index_key(&self, kind: Table, parts: &[&str]) -> Result<[u8; 32], VaultError> {
         index_key(&self.keys, kind, parts)
     }
 
@@ -343,19 +343,19 @@ impl Vault {
     /// keeping its id and `created_at`. Durable (with its audit entry, made
     /// by `via`) before it returns.
     pub fn store_credential(&self, req: &StoreCredential, via: &str) -> Result<Stored, VaultError> {
-        let idx = self.index_key(Kind::Credential, &[&req.service.id, &req.name])?;
+        let idx = self.index_key(Table::Credentials, &[&req.service.id, &req.name])?;
         let key = self.keys.seal_key();
         // A replacement checks the record it replaces: read the trail first,
         // outside the write lock (only a process that has not read it yet,
         // and only when there is a record to replace).
-        if !self.latest().anchored() && self.store.read()?.get(Tbl::Index, &idx)?.is_some() {
+        if !self.latest().anchored() && self.store.read()?.get(Table::Index, &idx)?.is_some() {
             self.warm_trail()?;
         }
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
         let stored = {
             let existing =
-                self.indexed::<CredentialRecord>(&*txn, Kind::Credential, &idx, |m| {
+                self.indexed::<CredentialRecord>(&*txn, Table::Credentials, &idx, |m| {
                     m.service == req.service.id && m.name == req.name
                 })?;
             if let Some((id, sealed, _)) = &existing {
@@ -382,14 +382,14 @@ impl Vault {
             };
             let sealed = seal_record(
                 key,
-                Kind::Credential,
+                Table::Credentials,
                 id,
                 &record,
                 &req.value,
                 req.attachment.as_ref(),
             )?;
-            txn.put(Tbl::Credentials, &id.to_be_bytes(), &sealed)?;
-            txn.put(Tbl::Index, &idx, &id.to_be_bytes())?;
+            txn.put(Table::Credentials, &id.to_be_bytes(), &sealed)?;
+            txn.put(Table::Index, &idx, &id.to_be_bytes())?;
             Stored {
                 credential: credential(id, record),
                 replaced: existing.is_some(),
@@ -412,11 +412,11 @@ impl Vault {
     /// Creates a named secret. An existing name is [`VaultError::SecretExists`]
     /// and changes nothing. Durable before it returns.
     pub fn create_secret(&self, req: &CreateSecret, via: &str) -> Result<Secret, VaultError> {
-        let idx = self.index_key(Kind::Secret, &[&req.name])?;
+        let idx = self.index_key(Table::Secrets, &[&req.name])?;
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
         let (created, sealed) = {
-            if txn.get(Tbl::Index, &idx)?.is_some() {
+            if txn.get(Table::Index, &idx)?.is_some() {
                 return Err(VaultError::SecretExists(req.name.clone()));
             }
             let id = Uuid::new_v4().as_u128();
@@ -431,14 +431,14 @@ impl Vault {
             };
             let sealed = seal_record(
                 self.keys.seal_key(),
-                Kind::Secret,
+                Table::Secrets,
                 id,
                 &record,
                 &req.value,
                 None,
             )?;
-            txn.put(Tbl::Secrets, &id.to_be_bytes(), &sealed)?;
-            txn.put(Tbl::Index, &idx, &id.to_be_bytes())?;
+            txn.put(Table::Secrets, &id.to_be_bytes(), &sealed)?;
+            txn.put(Table::Index, &idx, &id.to_be_bytes())?;
             (secret(id, record), sealed)
         };
         let event = Event::ok("secret_create", created.name.clone(), via);
@@ -453,9 +453,19 @@ impl Vault {
     }
 }
 
+/// The metadata fields whose values name a record of `table` in the index
+/// (in order); none for a table whose records are not looked up by name.
+pub(super) fn index_fields(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Credentials => &["service", "name"],
+        Table::Secrets => &["name"],
+        Table::Tokens | Table::Members | Table::Audit | Table::Meta | Table::Index => &[],
+    }
+}
+
 /// The index key of a record of `kind` named `parts` under `keys`.
-fn index_key(keys: &VaultKeys, kind: Kind, parts: &[&str]) -> Result<[u8; 32], VaultError> {
-    let tag = [kind as u8];
+fn index_key(keys: &VaultKeys, kind: Table, parts: &[&str]) -> Result<[u8; 32], VaultError> {
+    let tag = [format::tag_of(kind)?];
     let mut all: Vec<&[u8]> = vec![&tag];
     all.extend(parts.iter().map(|p| p.as_bytes()));
     Ok(keys.index_mac(&all)?)

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use uuid::Uuid;
 
-use super::audit::{Table, member_id};
+use super::audit::member_id;
 use super::format::{self, FORMAT_VERSION};
 use super::{Vault, audit, members, trail};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
@@ -17,7 +17,7 @@ use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
 use crate::store::postgres::PgStore;
 use crate::store::redb::{self as file, RedbStore};
-use crate::store::{Location, Read, Store, StoreError, Table as Tbl, meta_key};
+use crate::store::{Location, Read, Store, StoreError, Table, meta_key};
 
 /// The name `init` gives a team vault's first member unless told otherwise.
 pub const DEFAULT_MEMBER: &str = "owner";
@@ -53,7 +53,7 @@ fn not_initialised() -> VaultError {
 /// The format version of an initialised vault (newer than this build: refused).
 pub(super) fn format_of(txn: &(impl Read + ?Sized)) -> Result<u32, VaultError> {
     let v = txn
-        .get(Tbl::Meta, meta_key::FORMAT.as_bytes())?
+        .get(Table::Meta, meta_key::FORMAT.as_bytes())?
         .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
     let b: [u8; 4] = v
         .as_slice()
@@ -63,7 +63,7 @@ pub(super) fn format_of(txn: &(impl Read + ?Sized)) -> Result<u32, VaultError> {
 }
 
 fn read_meta(txn: &dyn Read, member: Option<&str>) -> Result<Option<Meta>, VaultError> {
-    let get = |k: &str| txn.get(Tbl::Meta, k.as_bytes());
+    let get = |k: &str| txn.get(Table::Meta, k.as_bytes());
     let Some(vault_id) = get(meta_key::VAULT_ID)? else {
         return Ok(None);
     };
@@ -97,7 +97,7 @@ fn read_meta(txn: &dyn Read, member: Option<&str>) -> Result<Option<Meta>, Vault
                     .unwrap_or_else(|| DEFAULT_MEMBER.to_owned()),
             };
             let slot = txn
-                .get(Tbl::Members, name.as_bytes())?
+                .get(Table::Members, name.as_bytes())?
                 .ok_or_else(|| {
                     VaultError::NoMember(format!(
                         "this team vault has no member named {name}: name yours with --member or CREDVAULT_MEMBER (credvault member list shows them)"
@@ -155,13 +155,13 @@ fn bind_trail(store: &dyn Store, was: &[u8], rewrapped: &[u8]) -> Option<Vec<u8>
     let done = (|| -> Result<bool, VaultError> {
         let mut txn = store.write()?;
         if txn
-            .get(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes())?
+            .get(Table::Meta, meta_key::WRAPPED_KEY.as_bytes())?
             .as_deref()
             != Some(was)
         {
             return Ok(false);
         }
-        txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), rewrapped)?;
+        txn.put(Table::Meta, meta_key::WRAPPED_KEY.as_bytes(), rewrapped)?;
         txn.commit()?;
         Ok(true)
     })();
@@ -185,7 +185,7 @@ fn slot_in_trail(
     slot: &[u8],
 ) -> Result<trail::Latest, VaultError> {
     let txn = store.read()?;
-    if txn.get(Tbl::Members, name.as_bytes())?.as_deref() != Some(slot) {
+    if txn.get(Table::Members, name.as_bytes())?.as_deref() != Some(slot) {
         return Err(VaultError::Refused(format!(
             "member {name}'s key slot changed while it was being unlocked (a passwd or removal at the same moment): start again"
         )));
@@ -258,20 +258,23 @@ impl Vault {
         let keys = VaultKeys::derive(&data_key)?;
         {
             let mut txn = store.write()?;
-            if txn.get(Tbl::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+            if txn
+                .get(Table::Meta, meta_key::VAULT_ID.as_bytes())?
+                .is_some()
+            {
                 // Another process initialised it between our checks: open theirs.
                 drop(txn);
                 drop(store);
                 file::end_creation(path);
                 return Ok((Self::open(path, password)?, false));
             }
-            let mut meta = |k: &str, v: &[u8]| txn.put(Tbl::Meta, k.as_bytes(), v);
+            let mut meta = |k: &str, v: &[u8]| txn.put(Table::Meta, k.as_bytes(), v);
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::KDF, &header_bytes)?;
             meta(meta_key::WRAPPED_KEY, &wrapped)?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             // Every table exists from the first commit (a write opens it).
-            for t in Tbl::ALL {
+            for t in Table::ALL {
                 txn.scan(t, None, 0)?;
             }
             audit::init(&keys, &mut *txn)?;
@@ -384,7 +387,7 @@ impl Vault {
             let txn = store.read()?;
             let meta =
                 read_meta(&*txn, member)?.ok_or_else(|| VaultError::Missing(store.location()))?;
-            (meta, txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
+            (meta, txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
         };
         let mut latest = trail::Latest::default();
         let derived = match known {
@@ -462,10 +465,13 @@ impl Vault {
         let keys = VaultKeys::derive(&data_key)?;
         {
             let mut txn = store.write()?;
-            if txn.get(Tbl::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+            if txn
+                .get(Table::Meta, meta_key::VAULT_ID.as_bytes())?
+                .is_some()
+            {
                 return Err(VaultError::AlreadyExists(store.location()));
             }
-            let mut meta = |k: &str, v: &[u8]| txn.put(Tbl::Meta, k.as_bytes(), v);
+            let mut meta = |k: &str, v: &[u8]| txn.put(Table::Meta, k.as_bytes(), v);
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             meta(meta_key::DEFAULT_MEMBER, member.as_bytes())?;

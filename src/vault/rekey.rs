@@ -16,15 +16,15 @@
 //! a copy of the vault taken before the rekey yields the old key, which opens
 //! only what that copy held.
 
-use super::audit::{self, Entry, Event, Head, Table, Written};
-use super::format::{self, Kind, Opened, open_record, seal_record};
-use super::{Vault, id_of, index_key, seq_of};
+use super::audit::{self, Entry, Event, Head, Written};
+use super::format::{self, Opened, open_record, seal_record};
+use super::{Vault, id_of, index_fields, index_key, seq_of};
 use crate::crypto::CryptoError;
 use crate::crypto::kdf::{self, HEADER_LEN, KdfHeader, KdfParams};
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
-use crate::store::{Table as Tbl, Write, meta_key, scan_all};
+use crate::store::{Table, Write, meta_key, scan_all};
 
 /// What a rekey re-sealed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,8 +106,8 @@ impl Vault {
                 // The password this process unlocked with must still be the
                 // vault's: never lock the new key under one replaced since.
                 let now = (
-                    txn.get(Tbl::Meta, meta_key::KDF.as_bytes())?,
-                    txn.get(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes())?,
+                    txn.get(Table::Meta, meta_key::KDF.as_bytes())?,
+                    txn.get(Table::Meta, meta_key::WRAPPED_KEY.as_bytes())?,
                 );
                 let unchanged = match now {
                     (Some(kdf), Some(wrapped)) => [kdf, wrapped].concat() == self.slot,
@@ -118,13 +118,13 @@ impl Vault {
                         "the master password was changed by another process since this one unlocked the vault: nothing was rekeyed (run it again with the current password)".into(),
                     ));
                 }
-                txn.put(Tbl::Meta, meta_key::KDF.as_bytes(), &w.kdf)?;
-                txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), &w.wrapped)?;
+                txn.put(Table::Meta, meta_key::KDF.as_bytes(), &w.kdf)?;
+                txn.put(Table::Meta, meta_key::WRAPPED_KEY.as_bytes(), &w.wrapped)?;
             }
         }
         // The trail's checkpoint is sealed under the old key: the next
         // process reads the re-chained trail and saves a new one.
-        txn.remove(Tbl::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())?;
+        txn.remove(Table::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())?;
         let mut head = self.reseal_trail(&mut *txn, &new, &mut done)?;
         let resealed = self.reseal_records(&mut *txn, &new, &mut done)?;
         for (table, id, subject, sealed) in reboxed.iter().chain(&resealed) {
@@ -136,8 +136,8 @@ impl Vault {
             let event = Event::ok("rekey", subject.clone(), via);
             self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
         }
-        for (mac, _) in scan_all(&*txn, Tbl::Tokens)? {
-            txn.remove(Tbl::Tokens, &mac)?;
+        for (mac, _) in scan_all(&*txn, Table::Tokens)? {
+            txn.remove(Table::Tokens, &mac)?;
             let written = Written {
                 table: Table::Tokens,
                 id: super::tokens::record_id_of(&mac)?,
@@ -174,7 +174,7 @@ impl Vault {
                 let current = self
                     .store
                     .read()?
-                    .get(Tbl::Meta, meta_key::KDF.as_bytes())?
+                    .get(Table::Meta, meta_key::KDF.as_bytes())?
                     .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
                 KdfHeader::decode(&current)?.params
             }
@@ -219,20 +219,20 @@ impl Vault {
             count: 0,
             last: [0; 32],
         };
-        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
+        for (seq, sealed) in scan_all(&*txn, Table::Audit)? {
             let seq = seq_of(&seq)?;
             let mut entry: Opened<Entry> =
-                open_record(self.keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)?;
+                open_record(self.keys.seal_key(), Table::Audit, u128::from(seq), &sealed)?;
             entry.meta.prev = audit::hex(&head.last);
             let sealed = seal_record(
                 new.seal_key(),
-                Kind::Audit,
+                Table::Audit,
                 u128::from(seq),
                 &entry.meta,
                 &SecretString::default(),
                 None,
             )?;
-            txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
+            txn.put(Table::Audit, &seq.to_be_bytes(), &sealed)?;
             head.count = seq;
             head.last = audit::entry_mac(new, &sealed)?;
             done.entries += 1;
@@ -248,36 +248,30 @@ impl Vault {
         new: &VaultKeys,
         done: &mut Rekeyed,
     ) -> Result<Resealed, VaultError> {
-        for (idx, _) in scan_all(&*txn, Tbl::Index)? {
-            txn.remove(Tbl::Index, &idx)?;
+        for (idx, _) in scan_all(&*txn, Table::Index)? {
+            txn.remove(Table::Index, &idx)?;
         }
         let mut resealed = Vec::new();
-        for (tbl, table, kind) in [
-            (Tbl::Credentials, Table::Credentials, Kind::Credential),
-            (Tbl::Secrets, Table::Secrets, Kind::Secret),
-        ] {
-            for (id, sealed) in scan_all(&*txn, tbl)? {
+        for table in [Table::Credentials, Table::Secrets] {
+            for (id, sealed) in scan_all(&*txn, table)? {
                 let id = id_of(&id)?;
                 let o: Opened<serde_json::Value> =
-                    open_record(self.keys.seal_key(), kind, id, &sealed)?;
+                    open_record(self.keys.seal_key(), table, id, &sealed)?;
                 let text = |k: &str| o.meta[k].as_str().unwrap_or_default().to_owned();
-                let names = match kind {
-                    Kind::Credential => vec![text("service"), text("name")],
-                    _ => vec![text("name")],
-                };
+                let names: Vec<String> = index_fields(table).iter().map(|k| text(k)).collect();
                 let parts: Vec<&str> = names.iter().map(String::as_str).collect();
                 let sealed = seal_record(
                     new.seal_key(),
-                    kind,
+                    table,
                     id,
                     &o.meta,
                     &o.value,
                     o.attachment.as_ref(),
                 )?;
-                txn.put(tbl, &id.to_be_bytes(), &sealed)?;
+                txn.put(table, &id.to_be_bytes(), &sealed)?;
                 txn.put(
-                    Tbl::Index,
-                    &index_key(new, kind, &parts)?,
+                    Table::Index,
+                    &index_key(new, table, &parts)?,
                     &id.to_be_bytes(),
                 )?;
                 resealed.push((table, id, names.join("/"), sealed));

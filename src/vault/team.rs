@@ -8,14 +8,14 @@
 //! so someone who can write the database but holds no data key cannot swap
 //! in a key of their own to read the next one.
 
-use super::audit::{self, Event, Table, Written};
+use super::audit::{self, Event, Written};
 use super::rekey::{Rekeyed, Resealed};
 use super::{Vault, members};
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
-use crate::store::{Table as Tbl, Write, meta_key, scan_all};
+use crate::store::{Table, Write, meta_key, scan_all};
 
 /// A member as `member list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub(super) fn box_key(
     keys: &VaultKeys,
 ) -> Result<members::BoxKey, VaultError> {
     let sealed = txn
-        .get(Tbl::Meta, meta_key::BOX_KEY.as_bytes())?
+        .get(Table::Meta, meta_key::BOX_KEY.as_bytes())?
         .ok_or_else(|| VaultError::Corrupt("the team vault's box key is missing".into()))?;
     members::BoxKey::open(keys.seal_key(), &sealed)
 }
@@ -53,8 +53,12 @@ pub(super) fn put_member(
     name: &str,
     slot: &[u8],
 ) -> Result<(), VaultError> {
-    txn.put(Tbl::Members, name.as_bytes(), slot)?;
-    Ok(txn.put(Tbl::Meta, pin_key(name).as_bytes(), &pin(keys, name, slot)?)?)
+    txn.put(Table::Members, name.as_bytes(), slot)?;
+    Ok(txn.put(
+        Table::Meta,
+        pin_key(name).as_bytes(),
+        &pin(keys, name, slot)?,
+    )?)
 }
 
 /// A member's key slot as the trail records it: written (`Some`) or removed.
@@ -99,7 +103,7 @@ impl Vault {
         )?;
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
-        if txn.get(Tbl::Members, name.as_bytes())?.is_some() {
+        if txn.get(Table::Members, name.as_bytes())?.is_some() {
             return Err(VaultError::MemberExists(name.to_owned()));
         }
         put_member(&mut *txn, &self.keys, name, &slot)?;
@@ -113,8 +117,8 @@ impl Vault {
     pub fn members(&self) -> Result<Vec<MemberInfo>, VaultError> {
         self.team_member()?;
         let txn = self.store.read()?;
-        let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
-        scan_all(&*txn, Tbl::Members)?
+        let default = txn.get(Table::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
+        scan_all(&*txn, Table::Members)?
             .into_iter()
             .map(|(name, _)| {
                 let default = default.as_deref() == Some(name.as_slice());
@@ -132,21 +136,21 @@ impl Vault {
         let me = self.team_member()?.to_owned();
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
-        if !txn.remove(Tbl::Members, name.as_bytes())? {
+        if !txn.remove(Table::Members, name.as_bytes())? {
             return Ok(false);
         }
-        if txn.scan(Tbl::Members, None, 1)?.is_empty() {
+        if txn.scan(Table::Members, None, 1)?.is_empty() {
             return Err(VaultError::Refused(format!(
                 "{name} is the last member: a team vault keeps at least one (nothing was removed)"
             )));
         }
-        txn.remove(Tbl::Meta, pin_key(name).as_bytes())?;
-        let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
+        txn.remove(Table::Meta, pin_key(name).as_bytes())?;
+        let default = txn.get(Table::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
         if default.as_deref() == Some(name.as_bytes()) {
             // The default moves to the remover, or (removing oneself) to the
             // first remaining member: never to nobody.
             let next = if me == name {
-                txn.scan(Tbl::Members, None, 1)?
+                txn.scan(Table::Members, None, 1)?
                     .into_iter()
                     .next()
                     .map(|(n, _)| n)
@@ -154,7 +158,7 @@ impl Vault {
             } else {
                 me.into_bytes()
             };
-            txn.put(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes(), &next)?;
+            txn.put(Table::Meta, meta_key::DEFAULT_MEMBER.as_bytes(), &next)?;
         }
         let event = Event::ok("member_remove", name, via);
         let written = slot_written(name, None);
@@ -178,17 +182,17 @@ impl Vault {
         // The box key stays (members pinned it), sealed under the new key.
         let vault_box = box_key(&*txn, &self.keys)?;
         txn.put(
-            Tbl::Meta,
+            Table::Meta,
             meta_key::BOX_KEY.as_bytes(),
             &vault_box.sealed(new.seal_key())?,
         )?;
 
         let mut reboxed = Vec::new();
         // Members: a pin that does not check stops everything.
-        for (name, slot) in scan_all(&*txn, Tbl::Members)? {
+        for (name, slot) in scan_all(&*txn, Table::Members)? {
             let name = String::from_utf8(name)
                 .map_err(|_| VaultError::Corrupt("a member name is not UTF-8".into()))?;
-            let pinned = txn.get(Tbl::Meta, pin_key(&name).as_bytes())?;
+            let pinned = txn.get(Table::Meta, pin_key(&name).as_bytes())?;
             if pinned.as_deref() != Some(pin(&self.keys, &name, &slot)?.as_slice()) {
                 return Err(VaultError::Corrupt(format!(
                     "member {name}'s public key is not the one added (altered in the store): nothing was rekeyed"

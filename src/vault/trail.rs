@@ -28,12 +28,12 @@ use std::collections::HashMap;
 
 use subtle::ConstantTimeEq;
 
-use super::audit::{self, Entry, Head, Table, id_text, record_mac};
-use super::format::{Kind, Opened, open_record};
+use super::audit::{self, Entry, Head, id_text, record_mac};
+use super::format::{Opened, open_record};
 use super::seq_of;
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
-use crate::store::{Read, Table as Tbl, meta_key};
+use crate::store::{Read, Table, meta_key};
 
 /// Entries read per scan while catching up.
 const BATCH: usize = 1024;
@@ -116,7 +116,7 @@ impl Latest {
         keys: &VaultKeys,
         txn: &(impl Read + ?Sized),
     ) -> Result<(), VaultError> {
-        let head = match txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
+        let head = match txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
             Some(sealed) => audit::open_current_head(keys, &sealed)?,
             None if self.count > 0 => return Err(rolled_back()),
             None if self.bound => return Err(removed()),
@@ -158,14 +158,14 @@ impl Latest {
     fn start_from_checkpoint(&mut self, keys: &VaultKeys, txn: &(impl Read + ?Sized), head: &Head) {
         let found = (|| -> Option<Checkpoint> {
             let sealed = txn
-                .get(Tbl::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())
+                .get(Table::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())
                 .ok()??;
             let plain = crate::crypto::seal::open(keys.seal_key(), &sealed).ok()?;
             let c: Checkpoint = serde_json::from_slice(plain.get(8..)?).ok()?;
             if plain.get(..8)? != CHECKPOINT_MAGIC || c.count == 0 || c.count > head.count {
                 return None;
             }
-            let entry = txn.get(Tbl::Audit, &c.count.to_be_bytes()).ok()??;
+            let entry = txn.get(Table::Audit, &c.count.to_be_bytes()).ok()??;
             let mac = audit::entry_mac(keys, &entry).ok()?;
             bool::from(audit::hex(&mac).as_bytes().ct_eq(c.last.as_bytes())).then_some(c)
         })();
@@ -253,7 +253,7 @@ impl Latest {
         head: &Head,
     ) -> Result<(), VaultError> {
         while self.count < head.count {
-            let rows = txn.scan(Tbl::Audit, Some(&self.count.to_be_bytes()), BATCH)?;
+            let rows = txn.scan(Table::Audit, Some(&self.count.to_be_bytes()), BATCH)?;
             if rows.is_empty() {
                 return Err(broken());
             }
@@ -263,7 +263,7 @@ impl Latest {
                     return Err(broken());
                 }
                 let entry: Opened<Entry> =
-                    open_record(keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)
+                    open_record(keys.seal_key(), Table::Audit, u128::from(seq), &sealed)
                         .map_err(|_| broken())?;
                 if entry.meta.prev != audit::hex(&self.last) {
                     return Err(if self.count > 0 { forked() } else { broken() });

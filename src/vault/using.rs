@@ -4,12 +4,12 @@
 //! [`SecretString`] to code that writes it into a request header or a child's
 //! environment, never into a reply.
 
-use super::audit::{Event, Table, Written};
-use super::format::{Kind, Opened, open_record, seal_record};
+use super::audit::{self, Event, Written};
+use super::format::{Opened, open_record, seal_record};
 use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, now, secret};
 use crate::error::VaultError;
 use crate::secret::SecretString;
-use crate::store::{Read, Table as Tbl, scan_all};
+use crate::store::{Read, Table, scan_all};
 
 /// Which sealed version of a record a use read: its nonce, fresh on every
 /// write. Recording the use compares it, so a value replaced meanwhile (even
@@ -67,9 +67,10 @@ impl Vault {
         service: &str,
         name: &str,
     ) -> Result<Option<(Credential, SecretString, UseStamp)>, VaultError> {
-        let found = self.for_use::<CredentialRecord>(Kind::Credential, &[service, name], |m| {
-            m.service == service && m.name == name
-        })?;
+        let found =
+            self.for_use::<CredentialRecord>(Table::Credentials, &[service, name], |m| {
+                m.service == service && m.name == name
+            })?;
         Ok(found.map(|(id, o, stamp)| (credential(id, o.meta), o.value, stamp)))
     }
 
@@ -78,7 +79,7 @@ impl Vault {
         &self,
         name: &str,
     ) -> Result<Option<(Secret, SecretString, UseStamp)>, VaultError> {
-        let found = self.for_use::<SecretRecord>(Kind::Secret, &[name], |m| m.name == name)?;
+        let found = self.for_use::<SecretRecord>(Table::Secrets, &[name], |m| m.name == name)?;
         Ok(found.map(|(id, o, stamp)| (secret(id, o.meta), o.value, stamp)))
     }
 
@@ -86,7 +87,7 @@ impl Vault {
     /// `matches` confirms the record is the one the index entry claims.
     fn for_use<M: serde::de::DeserializeOwned>(
         &self,
-        kind: Kind,
+        kind: Table,
         names: &[&str],
         matches: impl Fn(&M) -> bool,
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
@@ -96,14 +97,14 @@ impl Vault {
             let found = self.indexed(&*txn, kind, &idx, &matches)?;
             if let Some((id, sealed, _)) = &found {
                 // Before the value goes anywhere: the version the trail wrote.
-                let what = format!("{} {}", kind_noun(kind), names.join("/"));
-                self.check_written(&*txn, table_of(kind), *id, sealed, &what)?;
+                let what = format!("{} {}", audit::noun(kind), names.join("/"));
+                self.check_written(&*txn, kind, *id, sealed, &what)?;
             }
             if found.is_none() {
                 // After a rekey by another process every name misses under this
                 // process's index key: say so rather than "not found".
                 self.check_head(
-                    txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
+                    txn.get(Table::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
                         .as_deref(),
                 )?;
             }
@@ -121,19 +122,17 @@ impl Vault {
     pub(super) fn indexed<M: serde::de::DeserializeOwned>(
         &self,
         txn: &(impl Read + ?Sized),
-        kind: Kind,
+        kind: Table,
         idx: &[u8; 32],
         matches: impl FnOnce(&M) -> bool,
     ) -> Result<Option<Indexed<M>>, VaultError> {
-        let Some(id) = txn.get(Tbl::Index, idx)? else {
+        let Some(id) = txn.get(Table::Index, idx)? else {
             return Ok(None);
         };
         let id = super::id_of(&id)?;
-        let sealed = txn
-            .get(records_of(kind), &id.to_be_bytes())?
-            .ok_or_else(|| {
-                VaultError::Corrupt("an index entry points to a missing record".into())
-            })?;
+        let sealed = txn.get(kind, &id.to_be_bytes())?.ok_or_else(|| {
+            VaultError::Corrupt("an index entry points to a missing record".into())
+        })?;
         let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id, &sealed)?;
         if !matches(&opened.meta) {
             return Err(VaultError::Corrupt(
@@ -148,10 +147,10 @@ impl Vault {
         let mut out = self.reading(|| {
             let mut out = Vec::new();
             let txn = self.store.read()?;
-            for (id, sealed) in scan_all(&*txn, Tbl::Secrets)? {
+            for (id, sealed) in scan_all(&*txn, Table::Secrets)? {
                 let id = super::id_of(&id)?;
                 let opened: Opened<SecretRecord> =
-                    open_record(self.keys.seal_key(), Kind::Secret, id, &sealed)?;
+                    open_record(self.keys.seal_key(), Table::Secrets, id, &sealed)?;
                 let what = format!("secret {}", opened.meta.name);
                 self.check_written(&*txn, Table::Secrets, id, &sealed, &what)?;
                 let stamp = UseStamp::of(&sealed);
@@ -194,10 +193,7 @@ impl Vault {
         stamp: UseStamp,
         used: &Use,
     ) -> Result<bool, VaultError> {
-        let kind = match which {
-            Table::Secrets => Kind::Secret,
-            _ => Kind::Credential,
-        };
+        let kind = which;
         let key = self.keys.seal_key();
         if used.sent {
             self.warm_trail_once()?;
@@ -205,10 +201,10 @@ impl Vault {
         let mut txn = self.store.write()?;
         let mut head = self.begin(&mut *txn)?;
         let resealed = {
-            let current = txn.get(records_of(kind), &id.to_be_bytes())?;
+            let current = txn.get(kind, &id.to_be_bytes())?;
             match current {
                 Some(sealed) if used.sent && UseStamp::of(&sealed) == stamp => {
-                    let what = format!("{} {}", kind_noun(kind), used.subject);
+                    let what = format!("{} {}", audit::noun(kind), used.subject);
                     self.check_written(&*txn, which, id, &sealed, &what)?;
                     let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
                     opened.meta.set_last_used(now());
@@ -220,7 +216,7 @@ impl Vault {
                         &opened.value,
                         opened.attachment.as_ref(),
                     )?;
-                    txn.put(records_of(kind), &id.to_be_bytes(), &resealed)?;
+                    txn.put(kind, &id.to_be_bytes(), &resealed)?;
                     Some(resealed)
                 }
                 _ => None,
@@ -234,35 +230,6 @@ impl Vault {
         self.append(&self.keys, &mut *txn, &mut head, &used.event(), written)?;
         txn.commit()?;
         Ok(resealed.is_some())
-    }
-}
-
-/// The table records of `kind` live in.
-pub(super) fn records_of(kind: Kind) -> Tbl {
-    match kind {
-        Kind::Secret => Tbl::Secrets,
-        Kind::Token => Tbl::Tokens,
-        Kind::Audit => Tbl::Audit,
-        Kind::Credential => Tbl::Credentials,
-    }
-}
-
-/// The trail's name for the table records of `kind` live in.
-fn table_of(kind: Kind) -> Table {
-    match kind {
-        Kind::Secret => Table::Secrets,
-        Kind::Token => Table::Tokens,
-        _ => Table::Credentials,
-    }
-}
-
-/// How an error names a record of `kind`.
-fn kind_noun(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Secret => "secret",
-        Kind::Token => "token",
-        Kind::Audit => "audit entry",
-        Kind::Credential => "credential",
     }
 }
 
