@@ -18,8 +18,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::credentials::CredentialRecord;
 use super::format::{FORMAT_VERSION, Opened, open_record, seal_record};
-use super::{CredentialRecord, SecretRecord, Vault, now};
+use super::secrets::SecretRecord;
+use super::{Vault, now};
 use crate::crypto::keys::VaultKeys;
 use crate::crypto::seal;
 use crate::error::VaultError;

@@ -17,8 +17,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::Vault;
+use super::credentials::{Credential, CredentialRecord, credential};
 use super::format::open_record;
-use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, secret};
+use super::secrets::{Secret, SecretRecord, secret};
 use crate::error::VaultError;
 use crate::store::{Read, Table, meta_key, scan_all};
 use base64::Engine;

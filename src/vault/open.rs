@@ -9,7 +9,9 @@ use std::path::Path;
 use uuid::Uuid;
 
 use super::audit::member_id;
+use super::change::{AuditedStore, Unaudited, unaudited};
 use super::format::{self, FORMAT_VERSION};
+use super::membership::{put_member, slot_written};
 use super::{Vault, audit, members, trail};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
 use crate::crypto::keys::VaultKeys;
@@ -151,23 +153,23 @@ fn data_key(meta: &Meta, password: &SecretString) -> Result<Derived, VaultError>
 /// Writes `rewrapped` over the file's wrapped key `was` (unless a passwd
 /// replaced it meanwhile): from now on the trail cannot be removed unseen.
 /// Best effort: a vault busy now gets it at a later unlock.
-fn bind_trail(store: &dyn Store, was: &[u8], rewrapped: &[u8]) -> Option<Vec<u8>> {
-    let done = (|| -> Result<bool, VaultError> {
-        let mut txn = store.write()?;
-        if txn
-            .get(Table::Meta, meta_key::WRAPPED_KEY.as_bytes())?
-            .as_deref()
-            != Some(was)
-        {
-            return Ok(false);
+fn bind_trail(
+    store: &AuditedStore,
+    keys: &VaultKeys,
+    was: &[u8],
+    rewrapped: &[u8],
+) -> Option<Vec<u8>> {
+    let done = unaudited(store, keys, None, Unaudited::BindTrail, |c| {
+        let key = meta_key::WRAPPED_KEY.as_bytes();
+        if c.get(Table::Meta, key)?.as_deref() != Some(was) {
+            return Ok(None);
         }
-        txn.put(Table::Meta, meta_key::WRAPPED_KEY.as_bytes(), rewrapped)?;
-        txn.commit()?;
-        Ok(true)
-    })();
+        c.put(Table::Meta, key, rewrapped)?;
+        Ok(Some(()))
+    });
     match done {
-        Ok(true) => Some(rewrapped.to_vec()),
-        Ok(false) => None,
+        Ok(Some(())) => Some(rewrapped.to_vec()),
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!("could not bind the audit trail to the wrapped key yet: {e}");
             None
@@ -179,7 +181,7 @@ fn bind_trail(store: &dyn Store, was: &[u8], rewrapped: &[u8]) -> Option<Vec<u8>
 /// for `name` (format 3): a slot put back from before a `passwd` or a
 /// removal must not unlock. Returns the trail as read, for the vault to keep.
 fn slot_in_trail(
-    store: &dyn Store,
+    store: &AuditedStore,
     keys: &VaultKeys,
     name: &str,
     slot: &[u8],
@@ -254,36 +256,34 @@ impl Vault {
         } else {
             file::create_db(path)?
         };
-        let store = RedbStore::new(db, path);
+        let store = AuditedStore::new(Box::new(RedbStore::new(db, path)));
         let keys = VaultKeys::derive(&data_key)?;
-        {
-            let mut txn = store.write()?;
-            if txn
-                .get(Table::Meta, meta_key::VAULT_ID.as_bytes())?
-                .is_some()
-            {
-                // Another process initialised it between our checks: open theirs.
-                drop(txn);
-                drop(store);
-                file::end_creation(path);
-                return Ok((Self::open(path, password)?, false));
+        let created = unaudited(&store, &keys, None, Unaudited::Creation, |c| {
+            if c.get(Table::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+                return Ok(None);
             }
-            let mut meta = |k: &str, v: &[u8]| txn.put(Table::Meta, k.as_bytes(), v);
+            let mut meta = |k: &str, v: &[u8]| c.put(Table::Meta, k.as_bytes(), v);
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::KDF, &header_bytes)?;
             meta(meta_key::WRAPPED_KEY, &wrapped)?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             // Every table exists from the first commit (a write opens it).
             for t in Table::ALL {
-                txn.scan(t, None, 0)?;
+                c.scan(t, None, 0)?;
             }
-            audit::init(&keys, &mut *txn)?;
-            txn.commit()?;
+            c.start_trail()?;
+            Ok(Some(()))
+        })?;
+        if created.is_none() {
+            // Another process initialised it between our checks: open theirs.
+            drop(store);
+            file::end_creation(path);
+            return Ok((Self::open(path, password)?, false));
         }
         file::end_creation(path);
         Ok((
             Self {
-                store: Box::new(store),
+                store,
                 keys,
                 data_key,
                 listing: Default::default(),
@@ -383,6 +383,7 @@ impl Vault {
         member: Option<&str>,
         known: Option<(Vec<u8>, Derived)>,
     ) -> Result<Self, VaultError> {
+        let store = AuditedStore::new(store);
         let (meta, head) = {
             let txn = store.read()?;
             let meta =
@@ -402,7 +403,7 @@ impl Vault {
         latest.bind_trail(derived.binds_trail);
         if let (Some(rewrapped), Some(_), Slot::Password { kdf, wrapped }) =
             (&derived.rewrapped, &head, &meta.slot)
-            && bind_trail(&*store, wrapped, rewrapped).is_some()
+            && bind_trail(&store, &keys, wrapped, rewrapped).is_some()
         {
             slot = [kdf.as_slice(), rewrapped].concat();
         }
@@ -416,7 +417,7 @@ impl Vault {
                         "member {name}'s key slot holds a key that does not open this vault (a slot from before a rekey?)"
                     )));
                 }
-                latest = slot_in_trail(&*store, &keys, &name, &slot)?;
+                latest = slot_in_trail(&store, &keys, &name, &slot)?;
                 latest.bind_trail(true);
                 Some(name)
             }
@@ -463,27 +464,22 @@ impl Vault {
             member,
         )?;
         let keys = VaultKeys::derive(&data_key)?;
-        {
-            let mut txn = store.write()?;
-            if txn
-                .get(Table::Meta, meta_key::VAULT_ID.as_bytes())?
-                .is_some()
-            {
+        let store = AuditedStore::new(store);
+        unaudited(&store, &keys, Some(member), Unaudited::Creation, |c| {
+            if c.get(Table::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
                 return Err(VaultError::AlreadyExists(store.location()));
             }
-            let mut meta = |k: &str, v: &[u8]| txn.put(Table::Meta, k.as_bytes(), v);
+            let mut meta = |k: &str, v: &[u8]| c.put(Table::Meta, k.as_bytes(), v);
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             meta(meta_key::DEFAULT_MEMBER, member.as_bytes())?;
             meta(meta_key::BOX_KEY, &vault_box.sealed(keys.seal_key())?)?;
-            super::team::put_member(&mut *txn, &keys, member, &slot)?;
-            audit::init(&keys, &mut *txn)?;
-            let mut head = audit::begin(&keys, &mut *txn)?;
-            let event = audit::Event::ok("member_add", member, &format!("{via}:{member}"));
-            let written = super::team::slot_written(member, Some(&slot));
-            audit::append(&keys, &mut *txn, &mut head, &event, Some(written))?;
-            txn.commit()?;
-        }
+            put_member(c, &keys, member, &slot)?;
+            c.start_trail()?;
+            let event = audit::Event::ok("member_add", member, via);
+            c.record(&event, Some(slot_written(member, Some(&slot))))?;
+            Ok(Some(()))
+        })?;
         Ok(Self {
             store,
             keys,

@@ -60,17 +60,15 @@ impl Vault {
             &SecretString::default(),
             None,
         )?;
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        txn.put(Table::Tokens, &mac, &sealed)?;
-        let written = Written {
-            table: Table::Tokens,
-            id: token_record_id(&mac),
-            sealed: Some(&sealed),
-        };
-        let event = Event::ok("token_create", name, via);
-        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        txn.commit()?;
+        self.change(|c| {
+            c.put(Table::Tokens, &mac, &sealed)?;
+            let written = Written {
+                table: Table::Tokens,
+                id: token_record_id(&mac),
+                sealed: Some(&sealed),
+            };
+            c.record(&Event::ok("token_create", name, via), Some(written))
+        })?;
         Ok((token, token_info(&mac, record)))
     }
 
@@ -95,20 +93,18 @@ impl Vault {
         if doomed.is_empty() {
             return Ok(0);
         }
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        for (mac, name) in &doomed {
-            txn.remove(Table::Tokens, mac)?;
-            let written = Written {
-                table: Table::Tokens,
-                id: token_record_id(mac),
-                sealed: None,
-            };
-            let event = Event::ok("token_revoke", name.clone(), via);
-            self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        }
-        txn.commit()?;
-        Ok(doomed.len())
+        self.change(|c| {
+            for (mac, name) in &doomed {
+                c.remove(Table::Tokens, mac)?;
+                let written = Written {
+                    table: Table::Tokens,
+                    id: token_record_id(mac),
+                    sealed: None,
+                };
+                c.record(&Event::ok("token_revoke", name.clone(), via), Some(written))?;
+            }
+            Ok(doomed.len())
+        })
     }
 
     /// The token's metadata when `presented` is a live token. One keyed hash

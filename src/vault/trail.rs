@@ -29,8 +29,10 @@ use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
 use super::audit::{self, Entry, Head, id_text, record_mac};
+use super::change::{Unaudited, unaudited};
+use super::format::FORMAT_VERSION;
 use super::format::{Opened, open_record};
-use super::seq_of;
+use super::{Vault, seq_of};
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::store::{Read, Table, meta_key};
@@ -319,5 +321,80 @@ impl Latest {
             }
         };
         Err(VaultError::Tampered(format!("{what} {problem}: {then}")))
+    }
+}
+
+/// The trail as this process has read it, for every check before a use or a write.
+impl Vault {
+    /// Fails with [`VaultError::Tampered`] unless `sealed` is the version of
+    /// record `id` that the trail, as `txn` sees it, last wrote: run before a
+    /// record is used or re-sealed, so a replayed or planted one is never sent
+    /// anywhere nor laundered into the trail. `what` names it in the error.
+    pub(super) fn check_written(
+        &self,
+        txn: &(impl Read + ?Sized),
+        table: Table,
+        id: u128,
+        sealed: &[u8],
+        what: &str,
+    ) -> Result<(), VaultError> {
+        let mut latest = self.latest();
+        latest.sync(&self.keys, txn)?;
+        let then = "refused, nothing was sent or written; run credvault audit --verify, and to recover delete it and store it again";
+        latest.check(&self.keys, (table, id), sealed, what, then)?;
+        // A trail that covers member slots under a lowered format version
+        // would make the use's own entry fail after the value was sent.
+        if latest.covers_members() && super::open::format_of(txn)? < FORMAT_VERSION {
+            return Err(VaultError::Tampered(
+                "the format version was lowered below 3 while the trail covers member key slots: refused; run credvault audit --verify".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn latest(&self) -> std::sync::MutexGuard<'_, Latest> {
+        self.trail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the audit trail now (a server does, right after it unlocks), so
+    /// that later checks read only what is appended, and a trail cut back or
+    /// replaced under this process from here on is refused.
+    pub fn warm_trail(&self) -> Result<(), VaultError> {
+        self.reading(|| {
+            let txn = self.store.read()?;
+            self.latest().sync(&self.keys, &*txn)
+        })?;
+        self.checkpoint_if_due();
+        Ok(())
+    }
+
+    /// Saves the trail's checkpoint when this process has read enough
+    /// entries past the last one (see the module doc), so the next process starts
+    /// there. Best effort, in a transaction of its own: call it with no other
+    /// transaction open.
+    pub(super) fn checkpoint_if_due(&self) {
+        let Some((count, sealed)) = self.latest().checkpoint_due(&self.keys) else {
+            return;
+        };
+        let saved = unaudited(&self.store, &self.keys, None, Unaudited::Checkpoint, |c| {
+            let key = meta_key::TRAIL_CHECKPOINT.as_bytes();
+            c.put(Table::Meta, key, &sealed).map(Some)
+        });
+        match saved {
+            Ok(_) => self.latest().saved_at(count),
+            Err(e) => tracing::debug!("the trail's checkpoint was not saved: {e}"),
+        }
+    }
+
+    /// [`Self::warm_trail`] unless it has read the trail already: before a
+    /// write transaction that will check a record, so the write lock is never
+    /// held across a read of the whole trail.
+    pub(super) fn warm_trail_once(&self) -> Result<(), VaultError> {
+        if self.latest().anchored() {
+            return Ok(());
+        }
+        self.warm_trail()
     }
 }

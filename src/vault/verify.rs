@@ -3,9 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::Vault;
 use super::audit::{Entry, Problem, Verification, id_text, member_id};
+use super::credentials::CredentialRecord;
 use super::format::{FORMAT_VERSION, Opened, open_record};
-use super::{CredentialRecord, SecretRecord, Vault};
+use super::secrets::SecretRecord;
 use crate::error::VaultError;
 use crate::store::{Read, Table, meta_key, scan_all};
 

@@ -5,8 +5,10 @@
 //! environment, never into a reply.
 
 use super::audit::{self, Event, Written};
+use super::credentials::{Credential, CredentialRecord, credential};
 use super::format::{Opened, open_record, seal_record};
-use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, now, secret};
+use super::secrets::{Secret, SecretRecord, secret};
+use super::{Vault, now};
 use crate::error::VaultError;
 use crate::secret::SecretString;
 use crate::store::{Read, Table, scan_all};
@@ -56,9 +58,6 @@ impl Use {
         }
     }
 }
-
-/// A record found through the index: its id, sealed bytes, and opened form.
-pub(super) type Indexed<M> = (u128, Vec<u8>, Opened<M>);
 
 impl Vault {
     /// The credential (service, name) with its value, or `None` when there is none.
@@ -114,34 +113,6 @@ impl Vault {
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
 
-    /// The record the index entry `idx` leads to, opened, with its sealed
-    /// bytes; `None` when there is no entry. The one check every lookup by
-    /// name makes, in read and write transactions alike: an entry whose
-    /// record is missing, does not open, or is not the record `matches`
-    /// expects (its names) is [`VaultError::Corrupt`], never a silent match.
-    pub(super) fn indexed<M: serde::de::DeserializeOwned>(
-        &self,
-        txn: &(impl Read + ?Sized),
-        kind: Table,
-        idx: &[u8; 32],
-        matches: impl FnOnce(&M) -> bool,
-    ) -> Result<Option<Indexed<M>>, VaultError> {
-        let Some(id) = txn.get(Table::Index, idx)? else {
-            return Ok(None);
-        };
-        let id = super::id_of(&id)?;
-        let sealed = txn.get(kind, &id.to_be_bytes())?.ok_or_else(|| {
-            VaultError::Corrupt("an index entry points to a missing record".into())
-        })?;
-        let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id, &sealed)?;
-        if !matches(&opened.meta) {
-            return Err(VaultError::Corrupt(
-                "an index entry does not match its record".into(),
-            ));
-        }
-        Ok(Some((id, sealed, opened)))
-    }
-
     /// Every secret with its value (`exec --all-secrets`), oldest first.
     pub fn all_secrets_for_use(&self) -> Result<Vec<(Secret, SecretString, UseStamp)>, VaultError> {
         let mut out = self.reading(|| {
@@ -188,48 +159,43 @@ impl Vault {
 
     fn touch<M: serde::Serialize + serde::de::DeserializeOwned + Stamped>(
         &self,
-        which: Table,
+        table: Table,
         id: u128,
         stamp: UseStamp,
         used: &Use,
     ) -> Result<bool, VaultError> {
-        let kind = which;
         let key = self.keys.seal_key();
         if used.sent {
             self.warm_trail_once()?;
         }
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        let resealed = {
-            let current = txn.get(kind, &id.to_be_bytes())?;
-            match current {
+        self.change(|c| {
+            let resealed = match c.get(table, &id.to_be_bytes())? {
                 Some(sealed) if used.sent && UseStamp::of(&sealed) == stamp => {
-                    let what = format!("{} {}", audit::noun(kind), used.subject);
-                    self.check_written(&*txn, which, id, &sealed, &what)?;
-                    let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
+                    let what = format!("{} {}", audit::noun(table), used.subject);
+                    self.check_written(&*c, table, id, &sealed, &what)?;
+                    let mut opened: Opened<M> = open_record(key, table, id, &sealed)?;
                     opened.meta.set_last_used(now());
                     let resealed = seal_record(
                         key,
-                        kind,
+                        table,
                         id,
                         &opened.meta,
                         &opened.value,
                         opened.attachment.as_ref(),
                     )?;
-                    txn.put(kind, &id.to_be_bytes(), &resealed)?;
+                    c.put(table, &id.to_be_bytes(), &resealed)?;
                     Some(resealed)
                 }
                 _ => None,
-            }
-        };
-        let written = resealed.as_deref().map(|sealed| Written {
-            table: which,
-            id,
-            sealed: Some(sealed),
-        });
-        self.append(&self.keys, &mut *txn, &mut head, &used.event(), written)?;
-        txn.commit()?;
-        Ok(resealed.is_some())
+            };
+            let written = resealed.as_deref().map(|sealed| Written {
+                table,
+                id,
+                sealed: Some(sealed),
+            });
+            c.record(&used.event(), written)?;
+            Ok(resealed.is_some())
+        })
     }
 }
 
