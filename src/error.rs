@@ -1,9 +1,11 @@
-//! Errors: the vault layer's [`VaultError`], the §3 envelope [`ApiError`] that
+//! Errors: the vault layer's [`VaultError`] (a store's [`StoreError`] becomes
+//! one in a single `From`), the §3 envelope [`ApiError`] that
 //! tools and REST routes answer with, and the process exit codes.
 
 use serde::Serialize;
 
 use crate::crypto::CryptoError;
+use crate::store::StoreError;
 
 /// A failure of a vault operation.
 #[derive(Debug, thiserror::Error)]
@@ -108,23 +110,24 @@ impl VaultError {
     }
 }
 
-macro_rules! storage_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for VaultError {
-            fn from(e: $t) -> Self {
-                VaultError::Storage(e.to_string())
+/// The one place a store's error becomes the vault's: each kind keeps the
+/// message, exit code and HTTP status it has always had.
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy => VaultError::Busy,
+            StoreError::Unavailable(why) => VaultError::StoreUnavailable(why),
+            StoreError::Corrupt(why) => VaultError::Corrupt(why),
+            StoreError::Missing(at) => VaultError::Missing(at),
+            StoreError::Unsafe(why) => VaultError::Unsafe(why),
+            StoreError::NewerSchema { found, supported } => {
+                VaultError::NewerFormat { found, supported }
             }
+            StoreError::Io { context, source } => VaultError::Io { context, source },
+            StoreError::Engine(why) => VaultError::Storage(why),
         }
-    )*};
+    }
 }
-storage_from!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
 
 /// One failing field of a 422 (`errors[]` of the §3 envelope).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

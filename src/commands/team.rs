@@ -15,8 +15,8 @@ pub(super) fn init(s: &Settings, url: &str) -> Result<(), CliError> {
     let member = s.member.as_deref().unwrap_or(DEFAULT_MEMBER);
     crate::vault::members::check_member_name(member)
         .map_err(|m| CliError::Usage(format!("--member: {m}")))?;
-    let store = PgStore::connect(url)?;
-    store.ensure_schema()?;
+    let store = PgStore::connect(url).map_err(VaultError::from)?;
+    store.ensure_schema().map_err(VaultError::from)?;
     let pw = password::read(Prompt::Confirm)?.ok_or(VaultError::NoPassword)?;
     if pw.expose().trim().is_empty() {
         return Err(VaultError::EmptyPassword.into());

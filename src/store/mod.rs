@@ -18,56 +18,17 @@
 //! meta keys and member names UTF-8, index and token keys 32-byte keyed
 //! hashes; index values are 16-byte record ids. Scans are in byte order of
 //! the key (so numeric order for ids and sequence numbers).
+//!
+//! Every call fails with a [`StoreError`] (busy, unavailable, damaged, …),
+//! never with the vault's error: the vault maps it in one place.
 
+mod error;
 pub mod postgres;
 pub mod redb;
+mod table;
 
-use crate::error::VaultError;
-
-/// The tables a vault has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    /// Format version, KDF header, wrapped key, vault id, audit head.
-    Meta,
-    /// Record id → sealed credential.
-    Credentials,
-    /// Record id → sealed secret.
-    Secrets,
-    /// Keyed hash of (kind, names) → record id.
-    Index,
-    /// Keyed hash of a bearer token → sealed token metadata.
-    Tokens,
-    /// Sequence number → sealed audit entry.
-    Audit,
-    /// Member name → key slot (team vaults).
-    Members,
-}
-
-impl Table {
-    /// Every table, in the order a copy writes them.
-    pub const ALL: [Table; 7] = [
-        Table::Meta,
-        Table::Credentials,
-        Table::Secrets,
-        Table::Index,
-        Table::Tokens,
-        Table::Audit,
-        Table::Members,
-    ];
-
-    /// The table's name (redb's table name; PostgreSQL's is `credvault_` + this).
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Meta => "meta",
-            Table::Credentials => "credentials",
-            Table::Secrets => "secrets",
-            Table::Index => "index",
-            Table::Tokens => "tokens",
-            Table::Audit => "audit",
-            Table::Members => "members",
-        }
-    }
-}
+pub use error::StoreError;
+pub use table::Table;
 
 /// Meta keys.
 pub mod meta_key {
@@ -115,7 +76,7 @@ pub type Row = (Vec<u8>, Vec<u8>);
 /// A consistent view of the store.
 pub trait Read {
     /// The value under `key`, if any.
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError>;
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Up to `limit` rows with keys strictly after `after` (from the first
     /// when `None`), in key byte order.
     fn scan(
@@ -123,26 +84,26 @@ pub trait Read {
         table: Table,
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<Row>, VaultError>;
+    ) -> Result<Vec<Row>, StoreError>;
 }
 
 /// A write transaction: serialised with all others, durable on commit.
 pub trait Write: Read {
     /// Inserts or replaces the value under `key`.
-    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), VaultError>;
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
     /// Removes `key`; true when it was there.
-    fn remove(&mut self, table: Table, key: &[u8]) -> Result<bool, VaultError>;
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError>;
     /// Makes every change durable, or none of them.
-    fn commit(self: Box<Self>) -> Result<(), VaultError>;
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// A place a vault's records live.
 pub trait Store: Send + Sync {
     /// Begins a consistent read.
-    fn read(&self) -> Result<Box<dyn Read + '_>, VaultError>;
+    fn read(&self) -> Result<Box<dyn Read + '_>, StoreError>;
     /// Begins a write transaction, waiting a bounded time for other writers
-    /// ([`VaultError::Busy`] after it).
-    fn write(&self) -> Result<Box<dyn Write + '_>, VaultError>;
+    /// ([`StoreError::Busy`] after it).
+    fn write(&self) -> Result<Box<dyn Write + '_>, StoreError>;
     /// Where it is, for messages (a path, or a URL without its password).
     fn location(&self) -> String;
     /// Whether a short read is cheap enough to run on an async task (a local
@@ -154,6 +115,6 @@ pub trait Store: Send + Sync {
 }
 
 /// Every row of `table`.
-pub fn scan_all(txn: &(impl Read + ?Sized), table: Table) -> Result<Vec<Row>, VaultError> {
+pub fn scan_all(txn: &(impl Read + ?Sized), table: Table) -> Result<Vec<Row>, StoreError> {
     txn.scan(table, None, usize::MAX)
 }

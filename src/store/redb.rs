@@ -14,8 +14,8 @@ use redb::{
     TableError, TransactionError, WriteTransaction,
 };
 
+use super::StoreError;
 use super::{Read, Row, Store, Table, Write, meta_key};
-use crate::error::VaultError;
 
 /// `meta`: format version, KDF header, wrapped key, vault id.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -45,7 +45,7 @@ fn builder() -> redb::Builder {
 }
 
 /// Creates the parent directory of `path` (0700) when it is missing.
-fn create_parent_dir(path: &Path) -> Result<(), VaultError> {
+fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty() && !d.exists())
@@ -54,7 +54,7 @@ fn create_parent_dir(path: &Path) -> Result<(), VaultError> {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| VaultError::io(format!("creating {}", dir.display()), e))?;
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
     }
     Ok(())
 }
@@ -62,7 +62,7 @@ fn create_parent_dir(path: &Path) -> Result<(), VaultError> {
 /// Creates the parent directory (0700) and an empty vault file (0600) ourselves,
 /// so redb never creates it with its 0644 default, then fsyncs both.
 /// Returns false when the file already existed (another process won the race).
-pub fn create_file(path: &Path) -> Result<bool, VaultError> {
+pub fn create_file(path: &Path) -> Result<bool, StoreError> {
     create_parent_dir(path)?;
     // Exclusive and without following links: an existing file or a link
     // planted at the path is never opened as a new vault.
@@ -75,23 +75,23 @@ pub fn create_file(path: &Path) -> Result<bool, VaultError> {
     {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(VaultError::io(format!("creating {}", path.display()), e)),
+        Err(e) => return Err(StoreError::io(format!("creating {}", path.display()), e)),
     };
     file.sync_all()
-        .map_err(|e| VaultError::io("syncing the new vault file", e))?;
+        .map_err(|e| StoreError::io("syncing the new vault file", e))?;
     sync_parent(path)?;
     Ok(true)
 }
 
 /// Fsyncs the directory holding `path` (after creating or renaming a file in it).
-pub fn sync_parent(path: &Path) -> Result<(), VaultError> {
+pub fn sync_parent(path: &Path) -> Result<(), StoreError> {
     let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(d) => d,
         None => Path::new("."),
     };
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| VaultError::io(format!("syncing {}", dir.display()), e))
+        .map_err(|e| StoreError::io(format!("syncing {}", dir.display()), e))
 }
 
 /// The marker credvault writes next to a vault file before creating it and
@@ -108,7 +108,7 @@ pub fn creation_marker(path: &Path) -> std::path::PathBuf {
 /// create or finish creating: a symbolic link that leads nowhere (creating
 /// through it would put the vault wherever it points), a non-regular file, or
 /// a file credvault did not start creating (no marker). Nothing is changed.
-pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
+pub fn check_creatable(path: &Path) -> Result<(), StoreError> {
     let shown = path.display();
     // Another process may have finished creating it meanwhile: opening it is fine.
     if exists(path) {
@@ -116,16 +116,16 @@ pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
     }
     let meta = match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(VaultError::io(format!("inspecting {shown}"), e)),
+        Err(e) => return Err(StoreError::io(format!("inspecting {shown}"), e)),
         Ok(m) => m,
     };
     if meta.file_type().is_symlink() {
-        return Err(VaultError::Unsafe(format!(
+        return Err(StoreError::Unsafe(format!(
             "{shown} is a symbolic link that does not lead to a vault: remove it or choose another --vault (nothing was changed)"
         )));
     }
     if !meta.is_file() {
-        return Err(VaultError::Unsafe(format!(
+        return Err(StoreError::Unsafe(format!(
             "{shown} is not a regular file: choose another --vault"
         )));
     }
@@ -133,7 +133,7 @@ pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
     // Another process's creation may have finished (and removed its marker)
     // since the first look: read the marker first, then the file again.
     if !creation_marker(path).exists() && !exists(path) {
-        return Err(VaultError::Unsafe(format!(
+        return Err(StoreError::Unsafe(format!(
             "{shown} exists but is not a credvault vault (nor one credvault was creating): move it away or choose another --vault (nothing was changed)"
         )));
     }
@@ -143,14 +143,14 @@ pub fn check_creatable(path: &Path) -> Result<(), VaultError> {
 /// Refuses a vault file owned by another user or writable by group or others
 /// (whoever can write it can replace records or roll them back); warns when
 /// others can read it, naming the fix.
-pub fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), VaultError> {
+pub fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
     crate::fileperm::check_private(path, meta, "vault file", false)
-        .map_err(|why| VaultError::Unsafe(format!("{} is {why}", path.display())))
+        .map_err(|why| StoreError::Unsafe(format!("{} is {why}", path.display())))
 }
 
 /// Writes the creation marker (0600) and fsyncs the directory, creating the
 /// directory (0700) first when needed.
-pub fn begin_creation(path: &Path) -> Result<(), VaultError> {
+pub fn begin_creation(path: &Path) -> Result<(), StoreError> {
     create_parent_dir(path)?;
     let marker = creation_marker(path);
     OpenOptions::new()
@@ -161,7 +161,7 @@ pub fn begin_creation(path: &Path) -> Result<(), VaultError> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&marker)
         .and_then(|f| f.sync_all())
-        .map_err(|e| VaultError::io(format!("creating {}", marker.display()), e))?;
+        .map_err(|e| StoreError::io(format!("creating {}", marker.display()), e))?;
     sync_parent(path)
 }
 
@@ -226,7 +226,7 @@ fn initialised(path: &Path) -> Option<bool> {
 }
 
 /// Opens read-write, multi-writer, with redb's integrity check.
-pub fn open_rw(path: &Path) -> Result<Database, VaultError> {
+pub fn open_rw(path: &Path) -> Result<Database, StoreError> {
     let mut b = builder();
     b.set_check_integrity_on_open(true);
     b.open(path).map_err(|e| map_open_error(path, e))
@@ -237,7 +237,7 @@ pub fn open_rw(path: &Path) -> Result<Database, VaultError> {
 pub fn open_backend(
     backend: impl redb::StorageBackend,
     label: &Path,
-) -> Result<Database, VaultError> {
+) -> Result<Database, StoreError> {
     let mut b = builder();
     b.set_check_integrity_on_open(true);
     b.create_with_backend(backend)
@@ -251,7 +251,7 @@ pub fn open_backend(
 /// creator that may still be running to write redb's magic number, it is
 /// emptied and initialised again. Without this such a file could never be
 /// opened nor created again.
-pub fn create_db(path: &Path) -> Result<Database, VaultError> {
+pub fn create_db(path: &Path) -> Result<Database, StoreError> {
     let deadline = Instant::now() + WRITE_RETRY_WINDOW;
     while unfinished_init(path) {
         if Instant::now() >= deadline {
@@ -262,7 +262,7 @@ pub fn create_db(path: &Path) -> Result<Database, VaultError> {
                     f.set_len(0)?;
                     f.sync_all()
                 })
-                .map_err(|e| VaultError::io("emptying an unfinished vault file", e))?;
+                .map_err(|e| StoreError::io("emptying an unfinished vault file", e))?;
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -271,23 +271,23 @@ pub fn create_db(path: &Path) -> Result<Database, VaultError> {
 }
 
 /// Opens read-only: used to check the password without changing a byte.
-pub fn open_ro(path: &Path) -> Result<ReadOnlyDatabase, VaultError> {
+pub fn open_ro(path: &Path) -> Result<ReadOnlyDatabase, StoreError> {
     builder()
         .open_read_only(path)
         .map_err(|e| map_open_error(path, e))
 }
 
-fn map_open_error(path: &Path, e: redb::DatabaseError) -> VaultError {
+fn map_open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if io.kind() == std::io::ErrorKind::NotFound =>
         {
-            VaultError::Missing(path.display().to_string())
+            StoreError::Missing(path.display().to_string())
         }
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(what)) => {
-            VaultError::Corrupt(format!("the vault file is damaged ({what})"))
+            StoreError::Corrupt(format!("the vault file is damaged ({what})"))
         }
-        other => VaultError::Storage(format!("opening {}: {other}", path.display())),
+        other => StoreError::Engine(format!("opening {}: {other}", path.display())),
     }
 }
 
@@ -297,11 +297,11 @@ fn map_open_error(path: &Path, e: redb::DatabaseError) -> VaultError {
 static WRITES_BEGUN: AtomicU64 = AtomicU64::new(0);
 
 /// Begins a write transaction, waiting while another process holds the write
-/// lock: [`VaultError::Busy`] once [`WRITE_RETRY_WINDOW`] passes without this
+/// lock: [`StoreError::Busy`] once [`WRITE_RETRY_WINDOW`] passes without this
 /// process getting it. The window restarts whenever another call of this
 /// process got the lock meanwhile, so this process's own queue of writes never
 /// turns into `vault_busy`.
-pub fn begin_write(db: &Database) -> Result<WriteTransaction, VaultError> {
+pub fn begin_write(db: &Database) -> Result<WriteTransaction, StoreError> {
     let mut deadline = Instant::now() + WRITE_RETRY_WINDOW;
     let mut seen = WRITES_BEGUN.load(Ordering::Relaxed);
     let mut pause = Duration::from_millis(1);
@@ -318,7 +318,7 @@ pub fn begin_write(db: &Database) -> Result<WriteTransaction, VaultError> {
                     deadline = Instant::now() + WRITE_RETRY_WINDOW;
                 }
                 if Instant::now() >= deadline {
-                    return Err(VaultError::Busy);
+                    return Err(StoreError::Busy);
                 }
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(25));
@@ -328,9 +328,9 @@ pub fn begin_write(db: &Database) -> Result<WriteTransaction, VaultError> {
     }
 }
 
-/// A consistent read of an already open read transaction (a read-only handle).
-pub fn reader(txn: redb::ReadTransaction) -> impl Read {
-    ReadTxn(txn)
+/// A consistent read of a read-only handle.
+pub fn reader(db: &ReadOnlyDatabase) -> Result<impl Read + use<>, StoreError> {
+    Ok(ReadTxn(db.begin_read()?))
 }
 
 /// A vault file as a [`Store`].
@@ -355,11 +355,11 @@ impl RedbStore {
 }
 
 impl Store for RedbStore {
-    fn read(&self) -> Result<Box<dyn Read + '_>, VaultError> {
+    fn read(&self) -> Result<Box<dyn Read + '_>, StoreError> {
         Ok(Box::new(ReadTxn(self.db.begin_read()?)))
     }
 
-    fn write(&self) -> Result<Box<dyn Write + '_>, VaultError> {
+    fn write(&self) -> Result<Box<dyn Write + '_>, StoreError> {
         Ok(Box::new(WriteTxn(begin_write(&self.db)?)))
     }
 
@@ -375,19 +375,19 @@ impl Store for RedbStore {
 struct ReadTxn(redb::ReadTransaction);
 struct WriteTxn(WriteTransaction);
 
-fn bad_key(t: Table) -> VaultError {
-    VaultError::Corrupt(format!("a key of the wrong shape for table {}", t.name()))
+fn bad_key(t: Table) -> StoreError {
+    StoreError::Corrupt(format!("a key of the wrong shape for table {}", t.name()))
 }
 
-fn id_key(t: Table, k: &[u8]) -> Result<u128, VaultError> {
+fn id_key(t: Table, k: &[u8]) -> Result<u128, StoreError> {
     Ok(u128::from_be_bytes(k.try_into().map_err(|_| bad_key(t))?))
 }
 
-fn seq_key(t: Table, k: &[u8]) -> Result<u64, VaultError> {
+fn seq_key(t: Table, k: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(k.try_into().map_err(|_| bad_key(t))?))
 }
 
-fn str_key(t: Table, k: &[u8]) -> Result<&str, VaultError> {
+fn str_key(t: Table, k: &[u8]) -> Result<&str, StoreError> {
     std::str::from_utf8(k).map_err(|_| bad_key(t))
 }
 
@@ -444,7 +444,7 @@ macro_rules! scan_in {
 macro_rules! impl_read {
     ($ty:ty) => {
         impl Read for $ty {
-            fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
+            fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
                 let txn = self;
                 Ok(match t {
                     Table::Meta => get_in!(txn, META, str_key(t, key)?, bytes),
@@ -462,7 +462,7 @@ macro_rules! impl_read {
                 t: Table,
                 from: Option<&[u8]>,
                 limit: usize,
-            ) -> Result<Vec<Row>, VaultError> {
+            ) -> Result<Vec<Row>, StoreError> {
                 let txn = self;
                 Ok(match t {
                     Table::Meta | Table::Members => {
@@ -495,7 +495,7 @@ impl ReadTxn {
     fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<K, V>,
-    ) -> Result<Option<redb::ReadOnlyTable<K, V>>, VaultError> {
+    ) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
         match self.0.open_table(def) {
             Ok(t) => Ok(Some(t)),
             Err(TableError::TableDoesNotExist(_)) => Ok(None),
@@ -508,7 +508,7 @@ impl WriteTxn {
     fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<K, V>,
-    ) -> Result<Option<redb::Table<'_, K, V>>, VaultError> {
+    ) -> Result<Option<redb::Table<'_, K, V>>, StoreError> {
         Ok(Some(self.0.open_table(def)?))
     }
 }
@@ -517,7 +517,7 @@ impl_read!(ReadTxn);
 impl_read!(WriteTxn);
 
 impl Write for WriteTxn {
-    fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<(), VaultError> {
+    fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let txn = &self.0;
         match t {
             Table::Meta => {
@@ -546,7 +546,7 @@ impl Write for WriteTxn {
         Ok(())
     }
 
-    fn remove(&mut self, t: Table, key: &[u8]) -> Result<bool, VaultError> {
+    fn remove(&mut self, t: Table, key: &[u8]) -> Result<bool, StoreError> {
         let txn = &self.0;
         Ok(match t {
             Table::Meta => txn.open_table(META)?.remove(str_key(t, key)?)?.is_some(),
@@ -562,7 +562,7 @@ impl Write for WriteTxn {
         })
     }
 
-    fn commit(self: Box<Self>) -> Result<(), VaultError> {
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
         Ok(self.0.commit()?)
     }
 }

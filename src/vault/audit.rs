@@ -2,7 +2,7 @@
 //! entry, in the same write transaction as the change.
 //!
 //! * Entries live in table `audit` (seq → sealed entry), sealed like records
-//!   (kind [`Kind::Audit`], id = seq): names are secret too, and an entry moved
+//!   (kind [`Table::Audit`], id = seq): names are secret too, and an entry moved
 //!   to another seq fails to open.
 //! * Each entry carries `prev`, the keyed hash (audit subkey) of the sealed
 //!   bytes of the entry before it; the head — entry count and the hash of the
@@ -18,27 +18,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::format::{FORMAT_VERSION, Kind, Opened, open_record, seal_record};
-use super::{CredentialRecord, SecretRecord, Vault, now};
+use super::credentials::CredentialRecord;
+use super::format::{FORMAT_VERSION, Opened, open_record, seal_record};
+use super::secrets::SecretRecord;
+use super::{Vault, now};
 use crate::crypto::keys::VaultKeys;
 use crate::crypto::seal;
 use crate::error::VaultError;
 use crate::secret::SecretString;
-use crate::store::{Table as Tbl, Write, meta_key, scan_all};
-
-/// Which table a record lives in, as named in the trail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Table {
-    /// `credentials`.
-    Credentials,
-    /// `secrets`.
-    Secrets,
-    /// `tokens` (id: the first 16 bytes of the token's keyed hash).
-    Tokens,
-    /// `members`: a team vault's key slots (id: [`member_id`]; format 3).
-    Members,
-}
+use crate::store::{Table, Write, meta_key, scan_all};
 
 /// The record an entry wrote or deleted, and the keyed hash of what it wrote.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -126,20 +114,26 @@ pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn table_key(t: Table) -> &'static [u8] {
-    match t {
-        Table::Credentials => b"credentials",
-        Table::Secrets => b"secrets",
-        Table::Tokens => b"tokens",
-        Table::Members => b"members",
-    }
-}
-
 /// The id as the trail writes it.
 pub fn id_text(table: Table, id: u128) -> String {
     match table {
-        Table::Tokens | Table::Members => format!("{id:032x}"),
-        _ => uuid::Uuid::from_u128(id).to_string(),
+        Table::Credentials | Table::Secrets => uuid::Uuid::from_u128(id).to_string(),
+        Table::Tokens | Table::Members | Table::Audit | Table::Meta | Table::Index => {
+            format!("{id:032x}")
+        }
+    }
+}
+
+/// How a message names a record of `table`.
+pub fn noun(table: Table) -> &'static str {
+    match table {
+        Table::Credentials => "credential",
+        Table::Secrets => "secret",
+        Table::Tokens => "token",
+        Table::Members => "member key slot",
+        Table::Audit => "audit entry",
+        Table::Meta => "meta entry",
+        Table::Index => "index entry",
     }
 }
 
@@ -162,7 +156,7 @@ pub(super) fn record_mac(
 ) -> Result<String, VaultError> {
     Ok(hex(&keys.audit_mac(&[
         b"record",
-        table_key(table),
+        table.name().as_bytes(),
         &id.to_be_bytes(),
         sealed,
     ])?))
@@ -205,7 +199,7 @@ pub(super) fn init(keys: &VaultKeys, txn: &mut dyn Write) -> Result<(), VaultErr
             last: [0; 32],
         },
     )?;
-    txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &head)
+    Ok(txn.put(Table::Meta, meta_key::AUDIT_HEAD.as_bytes(), &head)?)
 }
 
 /// [`open_head`] for a process's own key: a head it does not open means the
@@ -222,7 +216,7 @@ pub(super) fn open_current_head(keys: &VaultKeys, sealed: &[u8]) -> Result<Head,
 /// The head, at the start of a write transaction. A format-1 vault is
 /// migrated here: one `baseline` entry per existing record, format set to 2.
 pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, VaultError> {
-    if let Some(sealed) = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
+    if let Some(sealed) = txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
         let mut head = open_current_head(keys, &sealed)?;
         if super::open::format_of(&*txn)? < FORMAT_VERSION {
             cover_members(keys, txn, &mut head)?;
@@ -236,7 +230,7 @@ pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, Vault
     }
     // A format-1 vault has no trail. One with entries had its head removed
     // and its version lowered: never write a new baseline over them.
-    if !txn.scan(Tbl::Audit, None, 1)?.is_empty() {
+    if !txn.scan(Table::Audit, None, 1)?.is_empty() {
         return Err(VaultError::Corrupt(
             "the audit trail exists but its head is missing and the format version says 1 (altered): run credvault audit --verify".into(),
         ));
@@ -255,7 +249,7 @@ pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, Vault
         append(keys, txn, &mut head, &event, Some(written))?;
     }
     txn.put(
-        Tbl::Meta,
+        Table::Meta,
         meta_key::FORMAT.as_bytes(),
         &FORMAT_VERSION.to_le_bytes(),
     )?;
@@ -266,7 +260,7 @@ pub(super) fn begin(keys: &VaultKeys, txn: &mut dyn Write) -> Result<Head, Vault
 /// on a slot put back from before a `passwd` or a removal is caught. A trail
 /// that covers slots already had format 3: lowered outside credvault.
 fn cover_members(keys: &VaultKeys, txn: &mut dyn Write, head: &mut Head) -> Result<(), VaultError> {
-    let slots = scan_all(&*txn, Tbl::Members)?;
+    let slots = scan_all(&*txn, Table::Members)?;
     if !slots.is_empty() {
         let mut latest = super::trail::Latest::default();
         latest.sync(keys, &*txn)?;
@@ -292,11 +286,11 @@ fn cover_members(keys: &VaultKeys, txn: &mut dyn Write, head: &mut Head) -> Resu
             )?;
         }
     }
-    txn.put(
-        Tbl::Meta,
+    Ok(txn.put(
+        Table::Meta,
         meta_key::FORMAT.as_bytes(),
         &FORMAT_VERSION.to_le_bytes(),
-    )
+    )?)
 }
 
 type Baseline = Vec<(Table, u128, String, Vec<u8>)>;
@@ -304,25 +298,25 @@ type Baseline = Vec<(Table, u128, String, Vec<u8>)>;
 fn baseline(keys: &VaultKeys, txn: &dyn Write) -> Result<Baseline, VaultError> {
     let key = keys.seal_key();
     let mut out = Vec::new();
-    for (id, sealed) in scan_all(txn, Tbl::Credentials)? {
+    for (id, sealed) in scan_all(txn, Table::Credentials)? {
         let id = super::id_of(&id)?;
-        let subject = open_record::<CredentialRecord>(key, Kind::Credential, id, &sealed)
+        let subject = open_record::<CredentialRecord>(key, Table::Credentials, id, &sealed)
             .map(|o| format!("{}/{}", o.meta.service, o.meta.name))
             .unwrap_or_default();
         out.push((Table::Credentials, id, subject, sealed));
     }
-    for (id, sealed) in scan_all(txn, Tbl::Secrets)? {
+    for (id, sealed) in scan_all(txn, Table::Secrets)? {
         let id = super::id_of(&id)?;
-        let subject = open_record::<SecretRecord>(key, Kind::Secret, id, &sealed)
+        let subject = open_record::<SecretRecord>(key, Table::Secrets, id, &sealed)
             .map(|o| o.meta.name)
             .unwrap_or_default();
         out.push((Table::Secrets, id, subject, sealed));
     }
-    for (mac, sealed) in scan_all(txn, Tbl::Tokens)? {
+    for (mac, sealed) in scan_all(txn, Table::Tokens)? {
         let id = super::tokens::record_id_of(&mac)?;
         out.push((Table::Tokens, id, String::new(), sealed));
     }
-    for (name, slot) in scan_all(txn, Tbl::Members)? {
+    for (name, slot) in scan_all(txn, Table::Members)? {
         let name = String::from_utf8_lossy(&name).into_owned();
         out.push((Table::Members, member_id(&name), name, slot));
     }
@@ -362,17 +356,17 @@ pub(super) fn append(
     };
     let sealed = seal_record(
         keys.seal_key(),
-        Kind::Audit,
+        Table::Audit,
         u128::from(seq),
         &entry,
         &SecretString::default(),
         None,
     )?;
-    txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
+    txn.put(Table::Audit, &seq.to_be_bytes(), &sealed)?;
     head.count = seq;
     head.last = entry_mac(keys, &sealed)?;
     let sealed_head = seal_head(keys, head)?;
-    txn.put(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes(), &sealed_head)
+    Ok(txn.put(Table::Meta, meta_key::AUDIT_HEAD.as_bytes(), &sealed_head)?)
 }
 
 /// One thing `audit --verify` found wrong.
@@ -405,11 +399,11 @@ impl Vault {
     pub fn audit_entries(&self, since: Option<i64>) -> Result<Vec<Entry>, VaultError> {
         let txn = self.store.read()?;
         let mut out = Vec::new();
-        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
+        for (seq, sealed) in scan_all(&*txn, Table::Audit)? {
             let seq = super::seq_of(&seq)?;
             let opened: Opened<Entry> = open_record(
                 self.keys.seal_key(),
-                Kind::Audit,
+                Table::Audit,
                 u128::from(seq),
                 &sealed,
             )

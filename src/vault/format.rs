@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{CryptoError, kdf::HEADER_LEN, seal};
 use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
+use crate::store::Table;
 
 /// The file format this build writes and the newest it reads.
 /// 2 added the audit trail; a format-1 vault is migrated by its first write.
@@ -18,18 +19,27 @@ use crate::secret::{Key32, SecretString};
 /// migrated by its first write (one `baseline` entry per slot).
 pub const FORMAT_VERSION: u32 = 3;
 
-/// Record kinds (first plaintext byte).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    /// A credential (store_credential).
-    Credential = 1,
-    /// A named secret (create_secret).
-    Secret = 2,
-    /// An HTTP bearer token's metadata.
-    Token = 3,
-    /// An audit trail entry (id: its sequence number).
-    Audit = 4,
+/// The record kind a sealed record of `table` starts with (its first
+/// plaintext byte), or `None` for a table that holds no sealed records.
+pub fn record_tag(table: Table) -> Option<u8> {
+    match table {
+        Table::Credentials => Some(1),
+        Table::Secrets => Some(2),
+        Table::Tokens => Some(3),
+        // An audit trail entry (id: its sequence number).
+        Table::Audit => Some(4),
+        Table::Meta | Table::Index | Table::Members => None,
+    }
+}
+
+/// [`record_tag`], for sealing: a table without one is a bug, refused.
+pub(super) fn tag_of(table: Table) -> Result<u8, VaultError> {
+    record_tag(table).ok_or_else(|| {
+        VaultError::Storage(format!(
+            "the {} table holds no sealed records (a bug in credvault)",
+            table.name()
+        ))
+    })
 }
 
 /// A wrapped key from before the trail was bound to it (format 1 and 2).
@@ -88,12 +98,13 @@ pub fn unwrap_key(
 /// Seals a record: `kind ‖ id ‖ meta_len ‖ meta JSON ‖ value_len ‖ value ‖ attachment`.
 pub fn seal_record<M: Serialize>(
     key: &Key32,
-    kind: Kind,
+    table: Table,
     id: u128,
     meta: &M,
     value: &SecretString,
     attachment: Option<&SecretString>,
 ) -> Result<Vec<u8>, VaultError> {
+    let kind = tag_of(table)?;
     let meta = serde_json::to_vec(meta)
         .map_err(|e| VaultError::Storage(format!("encoding record: {e}")))?;
     let value = value.expose().as_bytes();
@@ -103,7 +114,7 @@ pub fn seal_record<M: Serialize>(
     let mut plain = Zeroizing::new(Vec::with_capacity(
         1 + 16 + 8 + meta.len() + value.len() + attachment.len(),
     ));
-    plain.push(kind as u8);
+    plain.push(kind);
     plain.extend_from_slice(&id.to_be_bytes());
     plain.extend_from_slice(&(meta.len() as u32).to_le_bytes());
     plain.extend_from_slice(&meta);
@@ -123,11 +134,11 @@ pub struct Opened<M> {
     pub attachment: Option<SecretString>,
 }
 
-/// Opens a record sealed by [`seal_record`], checking that it is of `kind` and
+/// Opens a record sealed by [`seal_record`], checking that it is of `table` and
 /// was sealed for `id`. Any mismatch or alteration is [`VaultError::Corrupt`].
 pub fn open_record<M: DeserializeOwned>(
     key: &Key32,
-    kind: Kind,
+    table: Table,
     id: u128,
     sealed: &[u8],
 ) -> Result<Opened<M>, VaultError> {
@@ -135,7 +146,7 @@ pub fn open_record<M: DeserializeOwned>(
         |what: &str| VaultError::Corrupt(format!("record {}: {what}", uuid::Uuid::from_u128(id)));
     let plain = seal::open(key, sealed)
         .map_err(|_| corrupt("authentication failed (altered or foreign data)"))?;
-    if plain.len() < 1 + 16 + 4 || plain[0] != kind as u8 {
+    if plain.len() < 1 + 16 + 4 || Some(plain[0]) != record_tag(table) {
         return Err(corrupt("wrong record kind"));
     }
     if plain[1..17] != id.to_be_bytes() {
@@ -184,7 +195,7 @@ mod tests {
         let key = Key32::random().unwrap();
         let sealed = seal_record(
             &key,
-            Kind::Credential,
+            Table::Credentials,
             7,
             &serde_json::json!({"a": 1}),
             &"v".into(),
@@ -192,11 +203,35 @@ mod tests {
         )
         .unwrap();
         let ok: Opened<serde_json::Value> =
-            open_record(&key, Kind::Credential, 7, &sealed).unwrap();
+            open_record(&key, Table::Credentials, 7, &sealed).unwrap();
         assert_eq!(ok.meta["a"], 1);
         assert_eq!(ok.value.expose(), "v");
-        assert!(open_record::<serde_json::Value>(&key, Kind::Credential, 8, &sealed).is_err());
-        assert!(open_record::<serde_json::Value>(&key, Kind::Secret, 7, &sealed).is_err());
+        assert!(open_record::<serde_json::Value>(&key, Table::Credentials, 8, &sealed).is_err());
+        assert!(open_record::<serde_json::Value>(&key, Table::Secrets, 7, &sealed).is_err());
+    }
+
+    #[test]
+    fn record_tags_are_the_format_bytes() {
+        // Written as the first plaintext byte of every sealed record: fixed forever.
+        let tags: Vec<_> = Table::ALL
+            .iter()
+            .map(|t| (t.name(), record_tag(*t)))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("meta", None),
+                ("credentials", Some(1)),
+                ("secrets", Some(2)),
+                ("index", None),
+                ("tokens", Some(3)),
+                ("audit", Some(4)),
+                ("members", None),
+            ]
+        );
+        let key = Key32::random().unwrap();
+        let v = serde_json::json!({});
+        assert!(seal_record(&key, Table::Meta, 1, &v, &"v".into(), None).is_err());
     }
 
     #[test]

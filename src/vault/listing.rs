@@ -17,10 +17,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::format::{Kind, open_record};
-use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, secret};
+use super::Vault;
+use super::credentials::{Credential, CredentialRecord, credential};
+use super::format::open_record;
+use super::secrets::{Secret, SecretRecord, secret};
 use crate::error::VaultError;
-use crate::store::{Read, Table as Tbl, meta_key, scan_all};
+use crate::store::{Read, Table, meta_key, scan_all};
 
 pub use crate::model::{Cursor, DEFAULT_LIMIT, MAX_LIMIT};
 
@@ -190,7 +192,7 @@ impl Vault {
         let stamp = self
             .store
             .read()?
-            .get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
+            .get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
         Ok(self.cached_at(stamp.as_deref()).ok().map(Metadata))
     }
 
@@ -213,7 +215,7 @@ impl Vault {
     /// one it was built at, else a rebuild from one read transaction.
     fn snapshot(&self) -> Result<Arc<Snapshot>, VaultError> {
         let txn = self.store.read()?;
-        let stamp = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
+        let stamp = txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
         let previous = match self.cached_at(stamp.as_deref()) {
             Ok(current) => return Ok(current),
             Err(previous) => previous,
@@ -224,8 +226,7 @@ impl Vault {
         let old = previous.unwrap_or_default();
         let (creds, cred_nonces) = self.rebuild::<CredentialRecord, Credential>(
             &*txn,
-            Tbl::Credentials,
-            Kind::Credential,
+            Table::Credentials,
             &old.creds,
             &old.cred_nonces,
             |c| c.id.as_u128(),
@@ -233,8 +234,7 @@ impl Vault {
         )?;
         let (secrets, secret_nonces) = self.rebuild::<SecretRecord, Secret>(
             &*txn,
-            Tbl::Secrets,
-            Kind::Secret,
+            Table::Secrets,
             &old.secrets,
             &old.secret_nonces,
             |s| s.id.as_u128(),
@@ -263,8 +263,7 @@ impl Vault {
     fn rebuild<M: serde::de::DeserializeOwned, T: Clone + HasKey>(
         &self,
         txn: &dyn Read,
-        table: Tbl,
-        kind: Kind,
+        table: Table,
         old: &[T],
         old_nonces: &HashMap<u128, Nonce>,
         id_of: impl Fn(&T) -> u128,
@@ -284,7 +283,7 @@ impl Vault {
                 nonces.insert(id, nonce);
                 continue;
             }
-            match open_record::<M>(self.keys.seal_key(), kind, id, sealed) {
+            match open_record::<M>(self.keys.seal_key(), table, id, sealed) {
                 Ok(opened) => {
                     out.push(make(id, opened.meta));
                     nonces.insert(id, nonce);

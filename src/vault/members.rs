@@ -44,7 +44,7 @@
 //!   still *write* the database could box a key of their choosing to a member:
 //!   revoke their database access when removing them.
 //! - **The public key in clear is trusted by [`rebox`].** The rekeyer checks it
-//!   against its pin (a keyed hash under the data key, see `team.rs`) first.
+//!   against its pin (a keyed hash under the data key, see `membership.rs`) first.
 
 use crypto_box::{PublicKey, SalsaBox, SecretKey, aead::Aead};
 use zeroize::Zeroizing;

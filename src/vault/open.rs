@@ -6,11 +6,12 @@
 
 use std::path::Path;
 
-use redb::ReadableDatabase;
 use uuid::Uuid;
 
-use super::audit::{Table, member_id};
+use super::audit::member_id;
+use super::change::{AuditedStore, Unaudited, unaudited};
 use super::format::{self, FORMAT_VERSION};
+use super::membership::{put_member, slot_written};
 use super::{Vault, audit, members, trail};
 use crate::crypto::kdf::{self, KdfHeader, KdfParams};
 use crate::crypto::keys::VaultKeys;
@@ -18,7 +19,7 @@ use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
 use crate::store::postgres::PgStore;
 use crate::store::redb::{self as file, RedbStore};
-use crate::store::{Location, Read, Store, Table as Tbl, meta_key};
+use crate::store::{Location, Read, Store, StoreError, Table, meta_key};
 
 /// The name `init` gives a team vault's first member unless told otherwise.
 pub const DEFAULT_MEMBER: &str = "owner";
@@ -54,7 +55,7 @@ fn not_initialised() -> VaultError {
 /// The format version of an initialised vault (newer than this build: refused).
 pub(super) fn format_of(txn: &(impl Read + ?Sized)) -> Result<u32, VaultError> {
     let v = txn
-        .get(Tbl::Meta, meta_key::FORMAT.as_bytes())?
+        .get(Table::Meta, meta_key::FORMAT.as_bytes())?
         .ok_or_else(|| VaultError::Corrupt("format version missing".into()))?;
     let b: [u8; 4] = v
         .as_slice()
@@ -64,7 +65,7 @@ pub(super) fn format_of(txn: &(impl Read + ?Sized)) -> Result<u32, VaultError> {
 }
 
 fn read_meta(txn: &dyn Read, member: Option<&str>) -> Result<Option<Meta>, VaultError> {
-    let get = |k: &str| txn.get(Tbl::Meta, k.as_bytes());
+    let get = |k: &str| txn.get(Table::Meta, k.as_bytes());
     let Some(vault_id) = get(meta_key::VAULT_ID)? else {
         return Ok(None);
     };
@@ -98,7 +99,7 @@ fn read_meta(txn: &dyn Read, member: Option<&str>) -> Result<Option<Meta>, Vault
                     .unwrap_or_else(|| DEFAULT_MEMBER.to_owned()),
             };
             let slot = txn
-                .get(Tbl::Members, name.as_bytes())?
+                .get(Table::Members, name.as_bytes())?
                 .ok_or_else(|| {
                     VaultError::NoMember(format!(
                         "this team vault has no member named {name}: name yours with --member or CREDVAULT_MEMBER (credvault member list shows them)"
@@ -152,23 +153,23 @@ fn data_key(meta: &Meta, password: &SecretString) -> Result<Derived, VaultError>
 /// Writes `rewrapped` over the file's wrapped key `was` (unless a passwd
 /// replaced it meanwhile): from now on the trail cannot be removed unseen.
 /// Best effort: a vault busy now gets it at a later unlock.
-fn bind_trail(store: &dyn Store, was: &[u8], rewrapped: &[u8]) -> Option<Vec<u8>> {
-    let done = (|| -> Result<bool, VaultError> {
-        let mut txn = store.write()?;
-        if txn
-            .get(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes())?
-            .as_deref()
-            != Some(was)
-        {
-            return Ok(false);
+fn bind_trail(
+    store: &AuditedStore,
+    keys: &VaultKeys,
+    was: &[u8],
+    rewrapped: &[u8],
+) -> Option<Vec<u8>> {
+    let done = unaudited(store, keys, None, Unaudited::BindTrail, |c| {
+        let key = meta_key::WRAPPED_KEY.as_bytes();
+        if c.get(Table::Meta, key)?.as_deref() != Some(was) {
+            return Ok(None);
         }
-        txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), rewrapped)?;
-        txn.commit()?;
-        Ok(true)
-    })();
+        c.put(Table::Meta, key, rewrapped)?;
+        Ok(Some(()))
+    });
     match done {
-        Ok(true) => Some(rewrapped.to_vec()),
-        Ok(false) => None,
+        Ok(Some(())) => Some(rewrapped.to_vec()),
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!("could not bind the audit trail to the wrapped key yet: {e}");
             None
@@ -180,13 +181,13 @@ fn bind_trail(store: &dyn Store, was: &[u8], rewrapped: &[u8]) -> Option<Vec<u8>
 /// for `name` (format 3): a slot put back from before a `passwd` or a
 /// removal must not unlock. Returns the trail as read, for the vault to keep.
 fn slot_in_trail(
-    store: &dyn Store,
+    store: &AuditedStore,
     keys: &VaultKeys,
     name: &str,
     slot: &[u8],
 ) -> Result<trail::Latest, VaultError> {
     let txn = store.read()?;
-    if txn.get(Tbl::Members, name.as_bytes())?.as_deref() != Some(slot) {
+    if txn.get(Table::Members, name.as_bytes())?.as_deref() != Some(slot) {
         return Err(VaultError::Refused(format!(
             "member {name}'s key slot changed while it was being unlocked (a passwd or removal at the same moment): start again"
         )));
@@ -255,33 +256,34 @@ impl Vault {
         } else {
             file::create_db(path)?
         };
-        let store = RedbStore::new(db, path);
+        let store = AuditedStore::new(Box::new(RedbStore::new(db, path)));
         let keys = VaultKeys::derive(&data_key)?;
-        {
-            let mut txn = store.write()?;
-            if txn.get(Tbl::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
-                // Another process initialised it between our checks: open theirs.
-                drop(txn);
-                drop(store);
-                file::end_creation(path);
-                return Ok((Self::open(path, password)?, false));
+        let created = unaudited(&store, &keys, None, Unaudited::Creation, |c| {
+            if c.get(Table::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+                return Ok(None);
             }
-            let mut meta = |k: &str, v: &[u8]| txn.put(Tbl::Meta, k.as_bytes(), v);
+            let mut meta = |k: &str, v: &[u8]| c.put(Table::Meta, k.as_bytes(), v);
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::KDF, &header_bytes)?;
             meta(meta_key::WRAPPED_KEY, &wrapped)?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             // Every table exists from the first commit (a write opens it).
-            for t in Tbl::ALL {
-                txn.scan(t, None, 0)?;
+            for t in Table::ALL {
+                c.scan(t, None, 0)?;
             }
-            audit::init(&keys, &mut *txn)?;
-            txn.commit()?;
+            c.start_trail()?;
+            Ok(Some(()))
+        })?;
+        if created.is_none() {
+            // Another process initialised it between our checks: open theirs.
+            drop(store);
+            file::end_creation(path);
+            return Ok((Self::open(path, password)?, false));
         }
         file::end_creation(path);
         Ok((
             Self {
-                store: Box::new(store),
+                store,
                 keys,
                 data_key,
                 listing: Default::default(),
@@ -315,15 +317,14 @@ impl Vault {
         file::check_owner(path, &meta)?;
         let known = match file::open_ro(path) {
             Ok(ro) => {
-                let meta = read_meta(&file::reader(ro.begin_read()?), member)?
-                    .ok_or_else(not_initialised)?;
+                let meta = read_meta(&file::reader(&ro)?, member)?.ok_or_else(not_initialised)?;
                 drop(ro);
                 let derived = data_key(&meta, password)?;
                 Some((meta.slot.fingerprint(), derived))
             }
             // A file left mid-recovery by a killed writer cannot be opened
             // read-only; the read-write open below repairs it first.
-            Err(VaultError::Missing(p)) => return Err(VaultError::Missing(p)),
+            Err(StoreError::Missing(p)) => return Err(VaultError::Missing(p)),
             Err(_) => None,
         };
         let store = RedbStore::new(file::open_rw(path)?, path);
@@ -382,11 +383,12 @@ impl Vault {
         member: Option<&str>,
         known: Option<(Vec<u8>, Derived)>,
     ) -> Result<Self, VaultError> {
+        let store = AuditedStore::new(store);
         let (meta, head) = {
             let txn = store.read()?;
             let meta =
                 read_meta(&*txn, member)?.ok_or_else(|| VaultError::Missing(store.location()))?;
-            (meta, txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
+            (meta, txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())?)
         };
         let mut latest = trail::Latest::default();
         let derived = match known {
@@ -401,7 +403,7 @@ impl Vault {
         latest.bind_trail(derived.binds_trail);
         if let (Some(rewrapped), Some(_), Slot::Password { kdf, wrapped }) =
             (&derived.rewrapped, &head, &meta.slot)
-            && bind_trail(&*store, wrapped, rewrapped).is_some()
+            && bind_trail(&store, &keys, wrapped, rewrapped).is_some()
         {
             slot = [kdf.as_slice(), rewrapped].concat();
         }
@@ -415,7 +417,7 @@ impl Vault {
                         "member {name}'s key slot holds a key that does not open this vault (a slot from before a rekey?)"
                     )));
                 }
-                latest = slot_in_trail(&*store, &keys, &name, &slot)?;
+                latest = slot_in_trail(&store, &keys, &name, &slot)?;
                 latest.bind_trail(true);
                 Some(name)
             }
@@ -462,24 +464,22 @@ impl Vault {
             member,
         )?;
         let keys = VaultKeys::derive(&data_key)?;
-        {
-            let mut txn = store.write()?;
-            if txn.get(Tbl::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
+        let store = AuditedStore::new(store);
+        unaudited(&store, &keys, Some(member), Unaudited::Creation, |c| {
+            if c.get(Table::Meta, meta_key::VAULT_ID.as_bytes())?.is_some() {
                 return Err(VaultError::AlreadyExists(store.location()));
             }
-            let mut meta = |k: &str, v: &[u8]| txn.put(Tbl::Meta, k.as_bytes(), v);
+            let mut meta = |k: &str, v: &[u8]| c.put(Table::Meta, k.as_bytes(), v);
             meta(meta_key::FORMAT, &FORMAT_VERSION.to_le_bytes())?;
             meta(meta_key::VAULT_ID, vault_id.as_bytes())?;
             meta(meta_key::DEFAULT_MEMBER, member.as_bytes())?;
             meta(meta_key::BOX_KEY, &vault_box.sealed(keys.seal_key())?)?;
-            super::team::put_member(&mut *txn, &keys, member, &slot)?;
-            audit::init(&keys, &mut *txn)?;
-            let mut head = audit::begin(&keys, &mut *txn)?;
-            let event = audit::Event::ok("member_add", member, &format!("{via}:{member}"));
-            let written = super::team::slot_written(member, Some(&slot));
-            audit::append(&keys, &mut *txn, &mut head, &event, Some(written))?;
-            txn.commit()?;
-        }
+            put_member(c, &keys, member, &slot)?;
+            c.start_trail()?;
+            let event = audit::Event::ok("member_add", member, via);
+            c.record(&event, Some(slot_written(member, Some(&slot))))?;
+            Ok(Some(()))
+        })?;
         Ok(Self {
             store,
             keys,

@@ -16,15 +16,17 @@
 //! a copy of the vault taken before the rekey yields the old key, which opens
 //! only what that copy held.
 
-use super::audit::{self, Entry, Event, Head, Table, Written};
-use super::format::{self, Kind, Opened, open_record, seal_record};
-use super::{Vault, id_of, index_key, seq_of};
+use super::audit::{Event, Written};
+use super::change::Change;
+use super::format::{Opened, open_record, seal_record};
+use super::index::{index_fields, index_key};
+use super::{Vault, id_of};
 use crate::crypto::CryptoError;
-use crate::crypto::kdf::{self, HEADER_LEN, KdfHeader, KdfParams};
+use crate::crypto::kdf::KdfParams;
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
-use crate::store::{Table as Tbl, Write, meta_key, scan_all};
+use crate::store::{Read, Table, meta_key, scan_all};
 
 /// What a rekey re-sealed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,12 +60,6 @@ pub enum Relock<'a> {
 /// Records as re-sealed: (table, id, subject, sealed bytes), for the trail.
 pub(super) type Resealed = Vec<(Table, u128, String, Vec<u8>)>;
 
-/// A vault file's new lock, computed before the write transaction.
-pub(super) struct Wrapped {
-    pub(super) kdf: [u8; HEADER_LEN],
-    pub(super) wrapped: Vec<u8>,
-}
-
 impl Vault {
     /// Draws a new data key and, in one transaction, re-seals every record,
     /// audit entry and the head under it, rebuilds the index, locks the new
@@ -95,104 +91,69 @@ impl Vault {
             }
         };
         let mut done = Rekeyed::default();
-        let mut txn = self.store.write()?;
-        self.begin(&mut *txn)?;
-        self.refuse_problems(&*txn)?;
-        // Member slots reboxed (team vaults): each gets its entry with the records'.
-        let mut reboxed = Resealed::new();
-        match &wrapped {
-            None => reboxed = self.rebox_members(&mut *txn, &new_key, &new, &mut done)?,
-            Some(w) => {
-                // The password this process unlocked with must still be the
-                // vault's: never lock the new key under one replaced since.
-                let now = (
-                    txn.get(Tbl::Meta, meta_key::KDF.as_bytes())?,
-                    txn.get(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes())?,
-                );
-                let unchanged = match now {
-                    (Some(kdf), Some(wrapped)) => [kdf, wrapped].concat() == self.slot,
-                    _ => false,
-                };
-                if !unchanged {
-                    return Err(VaultError::Refused(
-                        "the master password was changed by another process since this one unlocked the vault: nothing was rekeyed (run it again with the current password)".into(),
-                    ));
+        self.change(|c| {
+            self.refuse_problems(&*c)?;
+            // Member slots reboxed (team vaults): each gets its entry with the records'.
+            let mut reboxed = Resealed::new();
+            match &wrapped {
+                None => reboxed = self.rebox_members(c, &new_key, &new, &mut done)?,
+                Some(w) => {
+                    // The password this process unlocked with must still be the
+                    // vault's: never lock the new key under one replaced since.
+                    let now = (
+                        c.get(Table::Meta, meta_key::KDF.as_bytes())?,
+                        c.get(Table::Meta, meta_key::WRAPPED_KEY.as_bytes())?,
+                    );
+                    let unchanged = match now {
+                        (Some(kdf), Some(wrapped)) => [kdf, wrapped].concat() == self.slot,
+                        _ => false,
+                    };
+                    if !unchanged {
+                        return Err(VaultError::Refused(
+                            "the master password was changed by another process since this one unlocked the vault: nothing was rekeyed (run it again with the current password)".into(),
+                        ));
+                    }
+                    c.put(Table::Meta, meta_key::KDF.as_bytes(), &w.kdf)?;
+                    c.put(Table::Meta, meta_key::WRAPPED_KEY.as_bytes(), &w.wrapped)?;
                 }
-                txn.put(Tbl::Meta, meta_key::KDF.as_bytes(), &w.kdf)?;
-                txn.put(Tbl::Meta, meta_key::WRAPPED_KEY.as_bytes(), &w.wrapped)?;
             }
-        }
-        // The trail's checkpoint is sealed under the old key: the next
-        // process reads the re-chained trail and saves a new one.
-        txn.remove(Tbl::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())?;
-        let mut head = self.reseal_trail(&mut *txn, &new, &mut done)?;
-        let resealed = self.reseal_records(&mut *txn, &new, &mut done)?;
-        for (table, id, subject, sealed) in reboxed.iter().chain(&resealed) {
-            let written = Written {
-                table: *table,
-                id: *id,
-                sealed: Some(sealed),
-            };
-            let event = Event::ok("rekey", subject.clone(), via);
-            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
-        }
-        for (mac, _) in scan_all(&*txn, Tbl::Tokens)? {
-            txn.remove(Tbl::Tokens, &mac)?;
-            let written = Written {
-                table: Table::Tokens,
-                id: super::tokens::record_id_of(&mac)?,
-                sealed: None,
-            };
-            let event = Event::ok("token_revoke", "", via);
-            self.append(&new, &mut *txn, &mut head, &event, Some(written))?;
-            done.tokens_revoked += 1;
-        }
-        if let Relock::NewPassword(..) = relock {
-            let event = Event::ok("passwd", "", via);
-            self.append(&new, &mut *txn, &mut head, &event, None)?;
-        }
-        let event = Event::ok("rekey", "", via);
-        self.append(&new, &mut *txn, &mut head, &event, None)?;
-        txn.commit()?;
+            // The trail's checkpoint is sealed under the old key: the next
+            // process reads the re-chained trail and saves a new one.
+            c.remove(Table::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())?;
+            // From here on, entries are sealed and chained under the new key.
+            done.entries = c.reseal_trail(&new)?;
+            let resealed = self.reseal_records(c, &new, &mut done)?;
+            for (table, id, subject, sealed) in reboxed.iter().chain(&resealed) {
+                let written = Written {
+                    table: *table,
+                    id: *id,
+                    sealed: Some(sealed),
+                };
+                c.record(&Event::ok("rekey", subject.clone(), via), Some(written))?;
+            }
+            for (mac, _) in scan_all(&*c, Table::Tokens)? {
+                c.remove(Table::Tokens, &mac)?;
+                let written = Written {
+                    table: Table::Tokens,
+                    id: super::tokens::record_id_of(&mac)?,
+                    sealed: None,
+                };
+                c.record(&Event::ok("token_revoke", "", via), Some(written))?;
+                done.tokens_revoked += 1;
+            }
+            if let Relock::NewPassword(..) = relock {
+                c.record(&Event::ok("passwd", "", via), None)?;
+            }
+            c.record(&Event::ok("rekey", "", via), None)
+        })?;
         Ok(done)
-    }
-
-    /// `new_key` wrapped under `password` with a fresh salt at `params` (or
-    /// the current cost): one KDF run, outside any write transaction.
-    pub(super) fn wrap_anew(
-        &self,
-        new_key: &Key32,
-        password: &SecretString,
-        params: Option<KdfParams>,
-    ) -> Result<Wrapped, VaultError> {
-        if password.expose().trim().is_empty() {
-            return Err(VaultError::EmptyPassword);
-        }
-        let params = match params {
-            Some(p) => p,
-            None => {
-                let current = self
-                    .store
-                    .read()?
-                    .get(Tbl::Meta, meta_key::KDF.as_bytes())?
-                    .ok_or_else(|| VaultError::Corrupt("KDF header missing".into()))?;
-                KdfHeader::decode(&current)?.params
-            }
-        };
-        let header = KdfHeader::generate(params)?;
-        let master = kdf::derive_master_key(password, &header)?;
-        let kdf = header.encode();
-        Ok(Wrapped {
-            wrapped: format::wrap_key(&master, new_key, &kdf, self.vault_id.as_bytes())?,
-            kdf,
-        })
     }
 
     /// Runs `audit --verify` on the write transaction; any problem refuses
     /// the rekey (re-sealing vouches for whatever is stored: it must be what
     /// the trail says was written, or a replayed or planted record would be
     /// laundered).
-    fn refuse_problems(&self, txn: &dyn Write) -> Result<(), VaultError> {
+    fn refuse_problems(&self, txn: &dyn Read) -> Result<(), VaultError> {
         let checked = super::verify::run_on(self, txn)?;
         if let Some(p) = checked.problems.first() {
             let what = [p.record.clone(), Some(p.what.clone())]
@@ -208,76 +169,38 @@ impl Vault {
         Ok(())
     }
 
-    /// The trail, re-sealed and re-chained under `new`; its new head.
-    fn reseal_trail(
-        &self,
-        txn: &mut dyn Write,
-        new: &VaultKeys,
-        done: &mut Rekeyed,
-    ) -> Result<Head, VaultError> {
-        let mut head = Head {
-            count: 0,
-            last: [0; 32],
-        };
-        for (seq, sealed) in scan_all(&*txn, Tbl::Audit)? {
-            let seq = seq_of(&seq)?;
-            let mut entry: Opened<Entry> =
-                open_record(self.keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)?;
-            entry.meta.prev = audit::hex(&head.last);
-            let sealed = seal_record(
-                new.seal_key(),
-                Kind::Audit,
-                u128::from(seq),
-                &entry.meta,
-                &SecretString::default(),
-                None,
-            )?;
-            txn.put(Tbl::Audit, &seq.to_be_bytes(), &sealed)?;
-            head.count = seq;
-            head.last = audit::entry_mac(new, &sealed)?;
-            done.entries += 1;
-        }
-        Ok(head)
-    }
-
     /// Every credential and secret re-sealed under `new`, and the index
     /// rebuilt under its index key; what was written, for the trail.
     fn reseal_records(
         &self,
-        txn: &mut dyn Write,
+        c: &mut Change<'_>,
         new: &VaultKeys,
         done: &mut Rekeyed,
     ) -> Result<Resealed, VaultError> {
-        for (idx, _) in scan_all(&*txn, Tbl::Index)? {
-            txn.remove(Tbl::Index, &idx)?;
+        for (idx, _) in scan_all(&*c, Table::Index)? {
+            c.remove(Table::Index, &idx)?;
         }
         let mut resealed = Vec::new();
-        for (tbl, table, kind) in [
-            (Tbl::Credentials, Table::Credentials, Kind::Credential),
-            (Tbl::Secrets, Table::Secrets, Kind::Secret),
-        ] {
-            for (id, sealed) in scan_all(&*txn, tbl)? {
+        for table in [Table::Credentials, Table::Secrets] {
+            for (id, sealed) in scan_all(&*c, table)? {
                 let id = id_of(&id)?;
                 let o: Opened<serde_json::Value> =
-                    open_record(self.keys.seal_key(), kind, id, &sealed)?;
+                    open_record(self.keys.seal_key(), table, id, &sealed)?;
                 let text = |k: &str| o.meta[k].as_str().unwrap_or_default().to_owned();
-                let names = match kind {
-                    Kind::Credential => vec![text("service"), text("name")],
-                    _ => vec![text("name")],
-                };
+                let names: Vec<String> = index_fields(table).iter().map(|k| text(k)).collect();
                 let parts: Vec<&str> = names.iter().map(String::as_str).collect();
                 let sealed = seal_record(
                     new.seal_key(),
-                    kind,
+                    table,
                     id,
                     &o.meta,
                     &o.value,
                     o.attachment.as_ref(),
                 )?;
-                txn.put(tbl, &id.to_be_bytes(), &sealed)?;
-                txn.put(
-                    Tbl::Index,
-                    &index_key(new, kind, &parts)?,
+                c.put(table, &id.to_be_bytes(), &sealed)?;
+                c.put(
+                    Table::Index,
+                    &index_key(new, table, &parts)?,
                     &id.to_be_bytes(),
                 )?;
                 resealed.push((table, id, names.join("/"), sealed));

@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::audit::{Event, Table, Written};
-use super::format::{Kind, open_record, seal_record};
+use super::audit::{Event, Written};
+use super::format::{open_record, seal_record};
 use super::{Vault, now};
 use crate::error::VaultError;
 use crate::secret::SecretString;
-use crate::store::{Table as Tbl, scan_all};
+use crate::store::{Table, scan_all};
 
 /// Token metadata as sealed in its record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,23 +54,21 @@ impl Vault {
         };
         let sealed = seal_record(
             self.keys.seal_key(),
-            Kind::Token,
+            Table::Tokens,
             token_record_id(&mac),
             &record,
             &SecretString::default(),
             None,
         )?;
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        txn.put(Tbl::Tokens, &mac, &sealed)?;
-        let written = Written {
-            table: Table::Tokens,
-            id: token_record_id(&mac),
-            sealed: Some(&sealed),
-        };
-        let event = Event::ok("token_create", name, via);
-        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        txn.commit()?;
+        self.change(|c| {
+            c.put(Table::Tokens, &mac, &sealed)?;
+            let written = Written {
+                table: Table::Tokens,
+                id: token_record_id(&mac),
+                sealed: Some(&sealed),
+            };
+            c.record(&Event::ok("token_create", name, via), Some(written))
+        })?;
         Ok((token, token_info(&mac, record)))
     }
 
@@ -95,20 +93,18 @@ impl Vault {
         if doomed.is_empty() {
             return Ok(0);
         }
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        for (mac, name) in &doomed {
-            txn.remove(Tbl::Tokens, mac)?;
-            let written = Written {
-                table: Table::Tokens,
-                id: token_record_id(mac),
-                sealed: None,
-            };
-            let event = Event::ok("token_revoke", name.clone(), via);
-            self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        }
-        txn.commit()?;
-        Ok(doomed.len())
+        self.change(|c| {
+            for (mac, name) in &doomed {
+                c.remove(Table::Tokens, mac)?;
+                let written = Written {
+                    table: Table::Tokens,
+                    id: token_record_id(mac),
+                    sealed: None,
+                };
+                c.record(&Event::ok("token_revoke", name.clone(), via), Some(written))?;
+            }
+            Ok(doomed.len())
+        })
     }
 
     /// The token's metadata when `presented` is a live token. One keyed hash
@@ -124,11 +120,11 @@ impl Vault {
     fn token_of(&self, mac: &[u8; 32]) -> Result<Option<TokenInfo>, VaultError> {
         let mac = *mac;
         let txn = self.store.read()?;
-        let Some(sealed) = txn.get(Tbl::Tokens, &mac)? else {
+        let Some(sealed) = txn.get(Table::Tokens, &mac)? else {
             return Ok(None);
         };
         let id = token_record_id(&mac);
-        match open_record::<TokenRecord>(self.keys.seal_key(), Kind::Token, id, &sealed) {
+        match open_record::<TokenRecord>(self.keys.seal_key(), Table::Tokens, id, &sealed) {
             Ok(opened) => {
                 // A revoked token's row put back must not authenticate.
                 let what = format!("token {}", opened.meta.name);
@@ -149,14 +145,14 @@ impl Vault {
     }
 
     fn each_token(&self, mut f: impl FnMut(&[u8; 32], TokenRecord)) -> Result<(), VaultError> {
-        for (k, v) in scan_all(&*self.store.read()?, Tbl::Tokens)? {
+        for (k, v) in scan_all(&*self.store.read()?, Table::Tokens)? {
             let mac: [u8; 32] = k
                 .as_slice()
                 .try_into()
                 .map_err(|_| VaultError::Corrupt("a token key has the wrong length".into()))?;
             match open_record::<TokenRecord>(
                 self.keys.seal_key(),
-                Kind::Token,
+                Table::Tokens,
                 token_record_id(&mac),
                 &v,
             ) {

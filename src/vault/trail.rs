@@ -28,12 +28,14 @@ use std::collections::HashMap;
 
 use subtle::ConstantTimeEq;
 
-use super::audit::{self, Entry, Head, Table, id_text, record_mac};
-use super::format::{Kind, Opened, open_record};
-use super::seq_of;
+use super::audit::{self, Entry, Head, id_text, record_mac};
+use super::change::{Unaudited, unaudited};
+use super::format::FORMAT_VERSION;
+use super::format::{Opened, open_record};
+use super::{Vault, seq_of};
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
-use crate::store::{Read, Table as Tbl, meta_key};
+use crate::store::{Read, Table, meta_key};
 
 /// Entries read per scan while catching up.
 const BATCH: usize = 1024;
@@ -116,7 +118,7 @@ impl Latest {
         keys: &VaultKeys,
         txn: &(impl Read + ?Sized),
     ) -> Result<(), VaultError> {
-        let head = match txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
+        let head = match txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())? {
             Some(sealed) => audit::open_current_head(keys, &sealed)?,
             None if self.count > 0 => return Err(rolled_back()),
             None if self.bound => return Err(removed()),
@@ -158,14 +160,14 @@ impl Latest {
     fn start_from_checkpoint(&mut self, keys: &VaultKeys, txn: &(impl Read + ?Sized), head: &Head) {
         let found = (|| -> Option<Checkpoint> {
             let sealed = txn
-                .get(Tbl::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())
+                .get(Table::Meta, meta_key::TRAIL_CHECKPOINT.as_bytes())
                 .ok()??;
             let plain = crate::crypto::seal::open(keys.seal_key(), &sealed).ok()?;
             let c: Checkpoint = serde_json::from_slice(plain.get(8..)?).ok()?;
             if plain.get(..8)? != CHECKPOINT_MAGIC || c.count == 0 || c.count > head.count {
                 return None;
             }
-            let entry = txn.get(Tbl::Audit, &c.count.to_be_bytes()).ok()??;
+            let entry = txn.get(Table::Audit, &c.count.to_be_bytes()).ok()??;
             let mac = audit::entry_mac(keys, &entry).ok()?;
             bool::from(audit::hex(&mac).as_bytes().ct_eq(c.last.as_bytes())).then_some(c)
         })();
@@ -253,7 +255,7 @@ impl Latest {
         head: &Head,
     ) -> Result<(), VaultError> {
         while self.count < head.count {
-            let rows = txn.scan(Tbl::Audit, Some(&self.count.to_be_bytes()), BATCH)?;
+            let rows = txn.scan(Table::Audit, Some(&self.count.to_be_bytes()), BATCH)?;
             if rows.is_empty() {
                 return Err(broken());
             }
@@ -263,7 +265,7 @@ impl Latest {
                     return Err(broken());
                 }
                 let entry: Opened<Entry> =
-                    open_record(keys.seal_key(), Kind::Audit, u128::from(seq), &sealed)
+                    open_record(keys.seal_key(), Table::Audit, u128::from(seq), &sealed)
                         .map_err(|_| broken())?;
                 if entry.meta.prev != audit::hex(&self.last) {
                     return Err(if self.count > 0 { forked() } else { broken() });
@@ -319,5 +321,80 @@ impl Latest {
             }
         };
         Err(VaultError::Tampered(format!("{what} {problem}: {then}")))
+    }
+}
+
+/// The trail as this process has read it, for every check before a use or a write.
+impl Vault {
+    /// Fails with [`VaultError::Tampered`] unless `sealed` is the version of
+    /// record `id` that the trail, as `txn` sees it, last wrote: run before a
+    /// record is used or re-sealed, so a replayed or planted one is never sent
+    /// anywhere nor laundered into the trail. `what` names it in the error.
+    pub(super) fn check_written(
+        &self,
+        txn: &(impl Read + ?Sized),
+        table: Table,
+        id: u128,
+        sealed: &[u8],
+        what: &str,
+    ) -> Result<(), VaultError> {
+        let mut latest = self.latest();
+        latest.sync(&self.keys, txn)?;
+        let then = "refused, nothing was sent or written; run credvault audit --verify, and to recover delete it and store it again";
+        latest.check(&self.keys, (table, id), sealed, what, then)?;
+        // A trail that covers member slots under a lowered format version
+        // would make the use's own entry fail after the value was sent.
+        if latest.covers_members() && super::open::format_of(txn)? < FORMAT_VERSION {
+            return Err(VaultError::Tampered(
+                "the format version was lowered below 3 while the trail covers member key slots: refused; run credvault audit --verify".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn latest(&self) -> std::sync::MutexGuard<'_, Latest> {
+        self.trail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the audit trail now (a server does, right after it unlocks), so
+    /// that later checks read only what is appended, and a trail cut back or
+    /// replaced under this process from here on is refused.
+    pub fn warm_trail(&self) -> Result<(), VaultError> {
+        self.reading(|| {
+            let txn = self.store.read()?;
+            self.latest().sync(&self.keys, &*txn)
+        })?;
+        self.checkpoint_if_due();
+        Ok(())
+    }
+
+    /// Saves the trail's checkpoint when this process has read enough
+    /// entries past the last one (see the module doc), so the next process starts
+    /// there. Best effort, in a transaction of its own: call it with no other
+    /// transaction open.
+    pub(super) fn checkpoint_if_due(&self) {
+        let Some((count, sealed)) = self.latest().checkpoint_due(&self.keys) else {
+            return;
+        };
+        let saved = unaudited(&self.store, &self.keys, None, Unaudited::Checkpoint, |c| {
+            let key = meta_key::TRAIL_CHECKPOINT.as_bytes();
+            c.put(Table::Meta, key, &sealed).map(Some)
+        });
+        match saved {
+            Ok(_) => self.latest().saved_at(count),
+            Err(e) => tracing::debug!("the trail's checkpoint was not saved: {e}"),
+        }
+    }
+
+    /// [`Self::warm_trail`] unless it has read the trail already: before a
+    /// write transaction that will check a record, so the write lock is never
+    /// held across a read of the whole trail.
+    pub(super) fn warm_trail_once(&self) -> Result<(), VaultError> {
+        if self.latest().anchored() {
+            return Ok(());
+        }
+        self.warm_trail()
     }
 }

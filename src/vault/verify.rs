@@ -3,11 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::audit::{Entry, Problem, Table, Verification, id_text, member_id};
-use super::format::{FORMAT_VERSION, Kind, Opened, open_record};
-use super::{CredentialRecord, SecretRecord, Vault};
+use super::Vault;
+use super::audit::{Entry, Problem, Verification, id_text, member_id};
+use super::credentials::CredentialRecord;
+use super::format::{FORMAT_VERSION, Opened, open_record};
+use super::secrets::SecretRecord;
 use crate::error::VaultError;
-use crate::store::{Read, Table as Tbl, meta_key, scan_all};
+use crate::store::{Read, Table, meta_key, scan_all};
 
 /// The last entry that wrote or deleted each record: (seq, mac or deleted, subject).
 type Latest = HashMap<(Table, String), (u64, Option<String>, String)>;
@@ -35,12 +37,7 @@ impl Report {
 }
 
 fn describe(table: Table, id: &str, subject: &str) -> String {
-    let kind = match table {
-        Table::Credentials => "credential",
-        Table::Secrets => "secret",
-        Table::Tokens => "token",
-        Table::Members => "member key slot",
-    };
+    let kind = super::audit::noun(table);
     if subject.is_empty() {
         format!("{kind} {id}")
     } else {
@@ -59,12 +56,12 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
         out: Verification::default(),
     };
     let format = txn
-        .get(Tbl::Meta, meta_key::FORMAT.as_bytes())?
+        .get(Table::Meta, meta_key::FORMAT.as_bytes())?
         .and_then(|g| <[u8; 4]>::try_from(g.as_slice()).ok())
         .map(u32::from_le_bytes)
         .unwrap_or(0);
-    let head = txn.get(Tbl::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
-    let trail = scan_all(txn, Tbl::Audit)?;
+    let head = txn.get(Table::Meta, meta_key::AUDIT_HEAD.as_bytes())?;
+    let trail = scan_all(txn, Table::Audit)?;
     let trail_rows = trail.len();
     let bound = v.latest().bound();
     let head = match head {
@@ -116,7 +113,7 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
                         format!("entry #{seq} is out of place (added outside credvault)"),
                     );
                 }
-                match open_record::<Entry>(keys.seal_key(), Kind::Audit, u128::from(seq), sealed) {
+                match open_record::<Entry>(keys.seal_key(), Table::Audit, u128::from(seq), sealed) {
                     Err(_) => r.entry(
                         seq,
                         format!("entry #{seq} is altered, or was moved from another position"),
@@ -196,15 +193,12 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
         Ok(())
     };
     let index: std::collections::HashMap<Vec<u8>, Vec<u8>> =
-        scan_all(txn, Tbl::Index)?.into_iter().collect();
-    for (def, table, kind) in [
-        (Tbl::Credentials, Table::Credentials, Kind::Credential),
-        (Tbl::Secrets, Table::Secrets, Kind::Secret),
-    ] {
-        for (id, sealed) in scan_all(txn, def)? {
+        scan_all(txn, Table::Index)?.into_iter().collect();
+    for table in [Table::Credentials, Table::Secrets] {
+        for (id, sealed) in scan_all(txn, table)? {
             let (id, sealed) = (super::id_of(&id)?, sealed.as_slice());
             live_ids.insert(id);
-            let names = names_of(v, kind, id, sealed);
+            let names = names_of(v, table, id, sealed);
             let name = names.as_ref().map(|(shown, _)| shown.clone());
             if names.is_none() {
                 r.record(
@@ -215,7 +209,7 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
             check(&mut r, table, id, sealed, name.clone())?;
             if let Some((shown, parts)) = names {
                 let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-                let idx = v.index_key(kind, &parts)?;
+                let idx = v.index_key(table, &parts)?;
                 expected_index.insert(idx.to_vec());
                 let indexed = index.get(idx.as_slice());
                 if indexed.map(Vec::as_slice) != Some(id.to_be_bytes().as_slice()) {
@@ -227,7 +221,7 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
             }
         }
     }
-    for (mac, sealed) in scan_all(txn, Tbl::Tokens)? {
+    for (mac, sealed) in scan_all(txn, Table::Tokens)? {
         let id = super::tokens::record_id_of(&mac)?;
         check(&mut r, Table::Tokens, id, &sealed, None)?;
     }
@@ -235,7 +229,7 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
     // first write adds a baseline for each).
     let covered = latest.keys().any(|(t, _)| *t == Table::Members);
     if format >= 3 || covered {
-        for (name, slot) in scan_all(txn, Tbl::Members)? {
+        for (name, slot) in scan_all(txn, Table::Members)? {
             let name = String::from_utf8_lossy(&name).into_owned();
             check(&mut r, Table::Members, member_id(&name), &slot, Some(name))?;
         }
@@ -277,10 +271,10 @@ pub(super) fn run_on(v: &Vault, txn: &dyn Read) -> Result<Verification, VaultErr
 }
 
 /// A record's display name and index parts, when it opens.
-fn names_of(v: &Vault, kind: Kind, id: u128, sealed: &[u8]) -> Option<(String, Vec<String>)> {
+fn names_of(v: &Vault, kind: Table, id: u128, sealed: &[u8]) -> Option<(String, Vec<String>)> {
     let key = v.keys.seal_key();
     match kind {
-        Kind::Credential => open_record::<CredentialRecord>(key, kind, id, sealed)
+        Table::Credentials => open_record::<CredentialRecord>(key, kind, id, sealed)
             .ok()
             .map(|o| {
                 (
@@ -288,9 +282,9 @@ fn names_of(v: &Vault, kind: Kind, id: u128, sealed: &[u8]) -> Option<(String, V
                     vec![o.meta.service, o.meta.name],
                 )
             }),
-        Kind::Secret => open_record::<SecretRecord>(key, kind, id, sealed)
+        Table::Secrets => open_record::<SecretRecord>(key, kind, id, sealed)
             .ok()
             .map(|o| (o.meta.name.clone(), vec![o.meta.name])),
-        _ => None,
+        Table::Tokens | Table::Members | Table::Audit | Table::Meta | Table::Index => None,
     }
 }

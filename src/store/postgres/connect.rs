@@ -11,7 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::CA_ENV;
-use crate::error::VaultError;
+use crate::store::StoreError;
 
 /// Whether the error means the server is gone or cannot be reached: no
 /// SQLSTATE (I/O, refused, timeout, closed), class 08, or 57P01–57P03
@@ -93,12 +93,12 @@ pub(super) fn location(config: &Config) -> String {
 
 /// The TLS connector: rustls with the ring provider, trusting the system's
 /// roots and any in [`CA_ENV`].
-pub(super) fn tls_connector() -> Result<MakeRustlsConnect, VaultError> {
+pub(super) fn tls_connector() -> Result<MakeRustlsConnect, StoreError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = std::env::var_os(CA_ENV) {
         let shown = std::path::Path::new(&path).display().to_string();
-        let bad = |e: &dyn std::fmt::Display| VaultError::Storage(format!("{CA_ENV} {shown}: {e}"));
+        let bad = |e: &dyn std::fmt::Display| StoreError::Engine(format!("{CA_ENV} {shown}: {e}"));
         let certs = CertificateDer::pem_file_iter(&path)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|e| bad(&e))?;
@@ -112,7 +112,7 @@ pub(super) fn tls_connector() -> Result<MakeRustlsConnect, VaultError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| VaultError::Storage(format!("TLS setup: {e}")))?
+        .map_err(|e| StoreError::Engine(format!("TLS setup: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))

@@ -10,7 +10,7 @@
 //! * A write first takes a transaction-level advisory lock ([`LOCK_KEY`]), so
 //!   the writers of every process are serialised and a read followed by a
 //!   write inside one is a compare-and-set. It waits at most 5 s for the lock
-//!   ([`VaultError::Busy`] after), and commits with `synchronous_commit = on`.
+//!   ([`StoreError::Busy`] after), and commits with `synchronous_commit = on`.
 //!
 //! The store keeps one connection, behind a mutex that a transaction holds
 //! for its whole life. A connection that breaks is dropped and the next
@@ -35,7 +35,7 @@ pub use connect::describe;
 use connect::{detail, hosts, is_down, location, tls_connector};
 
 use super::{Read, Row, Store, Table, Write};
-use crate::error::VaultError;
+use crate::store::StoreError;
 
 /// The schema version this build creates and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -121,10 +121,10 @@ impl PgStore {
     /// and checks its schema version. TLS follows `sslmode` (`disable`,
     /// `prefer` — the default — or `require`) and verifies the server against
     /// the system's roots and those in [`CA_ENV`]; a Unix socket has no TLS.
-    pub fn connect(url: &str) -> Result<PgStore, VaultError> {
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         let mut config: Config = url
             .parse()
-            .map_err(|e| VaultError::Storage(format!("invalid store URL: {}", detail(&e))))?;
+            .map_err(|e| StoreError::Engine(format!("invalid store URL: {}", detail(&e))))?;
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             config.host_path(DEFAULT_SOCKET_DIR);
         }
@@ -165,8 +165,8 @@ impl PgStore {
 
     /// Creates the tables that are missing and records the schema version, in
     /// one transaction under the writers' lock (so concurrent `init`s do not
-    /// collide). Fails with [`VaultError::NewerFormat`] on a newer schema.
-    pub fn ensure_schema(&self) -> Result<(), VaultError> {
+    /// collide). Fails with [`StoreError::NewerSchema`] on a newer schema.
+    pub fn ensure_schema(&self) -> Result<(), StoreError> {
         let txn = self.begin(BEGIN_WRITE)?;
         let mut sql = String::from(
             "CREATE TABLE IF NOT EXISTS credvault_schema (version integer NOT NULL);\n",
@@ -200,7 +200,7 @@ impl PgStore {
     }
 
     /// Opens a connection and looks up the schema.
-    fn open(&self) -> Result<Conn, VaultError> {
+    fn open(&self) -> Result<Conn, StoreError> {
         let client = match &self.tls {
             Some(tls) => self.config.connect(tls.clone()),
             None => self.config.connect(NoTls),
@@ -218,12 +218,12 @@ impl PgStore {
 
     /// Begins a transaction with `begin`, connecting first if need be, and
     /// again once if the connection turns out to have died while idle.
-    fn begin(&self, begin: &str) -> Result<PgTxn<'_>, VaultError> {
+    fn begin(&self, begin: &str) -> Result<PgTxn<'_>, StoreError> {
         // The connection's mutex is held for a transaction's life: a second
         // one from the same thread would wait for itself forever.
         let id = self as *const PgStore as usize;
         if OPEN.with(|open| open.borrow().contains(&id)) {
-            return Err(VaultError::Storage(
+            return Err(StoreError::Engine(
                 "a second transaction on one store from one thread (it would wait for itself): a bug in credvault".into(),
             ));
         }
@@ -266,16 +266,16 @@ impl PgStore {
 
     /// Maps a client error to the vault's, naming the server but never the
     /// password: lock timeout, serialization failure and deadlock are
-    /// [`VaultError::Busy`]; an unreachable or departing server is
-    /// [`VaultError::StoreUnavailable`].
-    fn error(&self, e: &postgres::Error) -> VaultError {
+    /// [`StoreError::Busy`]; an unreachable or departing server is
+    /// [`StoreError::Unavailable`].
+    fn error(&self, e: &postgres::Error) -> StoreError {
         match e.code() {
-            Some(c) if ["55P03", "40001", "40P01"].contains(&c.code()) => VaultError::Busy,
+            Some(c) if ["55P03", "40001", "40P01"].contains(&c.code()) => StoreError::Busy,
             _ if is_down(e) => {
                 let servers = hosts(&self.config, true).join(", ");
-                VaultError::StoreUnavailable(format!("{} ({servers})", detail(e)))
+                StoreError::Unavailable(format!("{} ({servers})", detail(e)))
             }
-            _ => VaultError::Storage(format!("PostgreSQL: {}", detail(e))),
+            _ => StoreError::Engine(format!("PostgreSQL: {}", detail(e))),
         }
     }
 }
@@ -284,7 +284,7 @@ impl Conn {
     /// Sends `begin` and checks the schema version in the same round trip
     /// (looking the schema up first while it is missing). The outer error is
     /// the client's, the inner the vault's.
-    fn start(&mut self, begin: &str) -> Result<Result<(), VaultError>, postgres::Error> {
+    fn start(&mut self, begin: &str) -> Result<Result<(), StoreError>, postgres::Error> {
         if !self.schema {
             self.client.batch_execute(begin)?;
             return self.check_schema();
@@ -296,7 +296,7 @@ impl Conn {
     }
 
     /// Notes whether the credvault tables exist, and refuses a newer schema.
-    fn check_schema(&mut self) -> Result<Result<(), VaultError>, postgres::Error> {
+    fn check_schema(&mut self) -> Result<Result<(), StoreError>, postgres::Error> {
         let exists = "SELECT to_regclass('credvault_schema') IS NOT NULL";
         if !self.client.query_one(exists, &[])?.try_get::<_, bool>(0)? {
             return Ok(Ok(()));
@@ -317,18 +317,18 @@ impl Conn {
 }
 
 /// Checks the version that the last row of a [`VERSION_QUERY`] holds.
-fn check_version(messages: &[SimpleQueryMessage]) -> Result<(), VaultError> {
+fn check_version(messages: &[SimpleQueryMessage]) -> Result<(), StoreError> {
     let version = messages.iter().rev().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0),
         _ => None,
     });
     match version.map(str::parse::<u32>) {
         Some(Ok(found)) if found <= SCHEMA_VERSION => Ok(()),
-        Some(Ok(found)) => Err(VaultError::NewerFormat {
+        Some(Ok(found)) => Err(StoreError::NewerSchema {
             found,
             supported: SCHEMA_VERSION,
         }),
-        _ => Err(VaultError::Corrupt(
+        _ => Err(StoreError::Corrupt(
             "credvault_schema holds no valid version".into(),
         )),
     }
@@ -365,11 +365,11 @@ impl PgTxn<'_> {
     fn run<T>(
         &self,
         f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>,
-    ) -> Result<T, VaultError> {
+    ) -> Result<T, StoreError> {
         let mut guard = self.guard.borrow_mut();
         let Some(conn) = guard.as_mut() else {
             let lost = "the connection was lost mid-transaction";
-            return Err(VaultError::StoreUnavailable(lost.into()));
+            return Err(StoreError::Unavailable(lost.into()));
         };
         let e = match f(conn) {
             Ok(value) => return Ok(value),
@@ -394,10 +394,10 @@ impl PgTxn<'_> {
         op: Op,
         table: Table,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<postgres::Row>, VaultError> {
+    ) -> Result<Vec<postgres::Row>, StoreError> {
         if !self.has_schema() {
             let why = "the database has no credvault tables: initialise the vault first";
-            return Err(VaultError::Storage(why.into()));
+            return Err(StoreError::Engine(why.into()));
         }
         self.run(|c| {
             let statement = c.statement(op, table)?;
@@ -406,13 +406,13 @@ impl PgTxn<'_> {
     }
 }
 
-fn bytes(row: &postgres::Row, i: usize) -> Result<Vec<u8>, VaultError> {
+fn bytes(row: &postgres::Row, i: usize) -> Result<Vec<u8>, StoreError> {
     row.try_get(i)
-        .map_err(|e| VaultError::Storage(format!("PostgreSQL: {}", detail(&e))))
+        .map_err(|e| StoreError::Engine(format!("PostgreSQL: {}", detail(&e))))
 }
 
 impl Read for PgTxn<'_> {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if !self.has_schema() {
             return Ok(None);
         }
@@ -425,7 +425,7 @@ impl Read for PgTxn<'_> {
         table: Table,
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<Row>, VaultError> {
+    ) -> Result<Vec<Row>, StoreError> {
         if !self.has_schema() {
             return Ok(Vec::new());
         }
@@ -441,23 +441,23 @@ impl Read for PgTxn<'_> {
 }
 
 impl Write for PgTxn<'_> {
-    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), VaultError> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.query(Op::Put, table, &[&key, &value]).map(drop)
     }
 
-    fn remove(&mut self, table: Table, key: &[u8]) -> Result<bool, VaultError> {
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
         Ok(!self.query(Op::Remove, table, &[&key])?.is_empty())
     }
 
-    fn commit(mut self: Box<Self>) -> Result<(), VaultError> {
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.failed.get() {
             // The server would answer COMMIT with a silent ROLLBACK.
             let why = "a statement of the transaction failed: nothing was written";
-            return Err(VaultError::Storage(why.into()));
+            return Err(StoreError::Engine(why.into()));
         }
         self.done = true;
         self.run(|c| c.client.batch_execute("COMMIT")).map_err(|e| match e {
-            VaultError::StoreUnavailable(why) => VaultError::Storage(format!(
+            StoreError::Unavailable(why) => StoreError::Engine(format!(
                 "the connection failed during COMMIT, which may or may not have been applied: {why}"
             )),
             e => e,
@@ -487,11 +487,11 @@ impl Drop for PgTxn<'_> {
 }
 
 impl Store for PgStore {
-    fn read(&self) -> Result<Box<dyn Read + '_>, VaultError> {
+    fn read(&self) -> Result<Box<dyn Read + '_>, StoreError> {
         Ok(Box::new(self.begin(BEGIN_READ)?))
     }
 
-    fn write(&self) -> Result<Box<dyn Write + '_>, VaultError> {
+    fn write(&self) -> Result<Box<dyn Write + '_>, StoreError> {
         Ok(Box::new(self.begin(BEGIN_WRITE)?))
     }
 

@@ -4,12 +4,14 @@
 //! [`SecretString`] to code that writes it into a request header or a child's
 //! environment, never into a reply.
 
-use super::audit::{Event, Table, Written};
-use super::format::{Kind, Opened, open_record, seal_record};
-use super::{Credential, CredentialRecord, Secret, SecretRecord, Vault, credential, now, secret};
+use super::audit::{self, Event, Written};
+use super::credentials::{Credential, CredentialRecord, credential};
+use super::format::{Opened, open_record, seal_record};
+use super::secrets::{Secret, SecretRecord, secret};
+use super::{Vault, now};
 use crate::error::VaultError;
 use crate::secret::SecretString;
-use crate::store::{Read, Table as Tbl, scan_all};
+use crate::store::{Read, Table, scan_all};
 
 /// Which sealed version of a record a use read: its nonce, fresh on every
 /// write. Recording the use compares it, so a value replaced meanwhile (even
@@ -57,9 +59,6 @@ impl Use {
     }
 }
 
-/// A record found through the index: its id, sealed bytes, and opened form.
-pub(super) type Indexed<M> = (u128, Vec<u8>, Opened<M>);
-
 impl Vault {
     /// The credential (service, name) with its value, or `None` when there is none.
     pub fn credential_for_use(
@@ -67,9 +66,10 @@ impl Vault {
         service: &str,
         name: &str,
     ) -> Result<Option<(Credential, SecretString, UseStamp)>, VaultError> {
-        let found = self.for_use::<CredentialRecord>(Kind::Credential, &[service, name], |m| {
-            m.service == service && m.name == name
-        })?;
+        let found =
+            self.for_use::<CredentialRecord>(Table::Credentials, &[service, name], |m| {
+                m.service == service && m.name == name
+            })?;
         Ok(found.map(|(id, o, stamp)| (credential(id, o.meta), o.value, stamp)))
     }
 
@@ -78,7 +78,7 @@ impl Vault {
         &self,
         name: &str,
     ) -> Result<Option<(Secret, SecretString, UseStamp)>, VaultError> {
-        let found = self.for_use::<SecretRecord>(Kind::Secret, &[name], |m| m.name == name)?;
+        let found = self.for_use::<SecretRecord>(Table::Secrets, &[name], |m| m.name == name)?;
         Ok(found.map(|(id, o, stamp)| (secret(id, o.meta), o.value, stamp)))
     }
 
@@ -86,7 +86,7 @@ impl Vault {
     /// `matches` confirms the record is the one the index entry claims.
     fn for_use<M: serde::de::DeserializeOwned>(
         &self,
-        kind: Kind,
+        kind: Table,
         names: &[&str],
         matches: impl Fn(&M) -> bool,
     ) -> Result<Option<(u128, Opened<M>, UseStamp)>, VaultError> {
@@ -96,14 +96,14 @@ impl Vault {
             let found = self.indexed(&*txn, kind, &idx, &matches)?;
             if let Some((id, sealed, _)) = &found {
                 // Before the value goes anywhere: the version the trail wrote.
-                let what = format!("{} {}", kind_noun(kind), names.join("/"));
-                self.check_written(&*txn, table_of(kind), *id, sealed, &what)?;
+                let what = format!("{} {}", audit::noun(kind), names.join("/"));
+                self.check_written(&*txn, kind, *id, sealed, &what)?;
             }
             if found.is_none() {
                 // After a rekey by another process every name misses under this
                 // process's index key: say so rather than "not found".
                 self.check_head(
-                    txn.get(Tbl::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
+                    txn.get(Table::Meta, crate::store::meta_key::AUDIT_HEAD.as_bytes())?
                         .as_deref(),
                 )?;
             }
@@ -113,45 +113,15 @@ impl Vault {
         Ok(found.map(|(id, sealed, opened)| (id, opened, UseStamp::of(&sealed))))
     }
 
-    /// The record the index entry `idx` leads to, opened, with its sealed
-    /// bytes; `None` when there is no entry. The one check every lookup by
-    /// name makes, in read and write transactions alike: an entry whose
-    /// record is missing, does not open, or is not the record `matches`
-    /// expects (its names) is [`VaultError::Corrupt`], never a silent match.
-    pub(super) fn indexed<M: serde::de::DeserializeOwned>(
-        &self,
-        txn: &(impl Read + ?Sized),
-        kind: Kind,
-        idx: &[u8; 32],
-        matches: impl FnOnce(&M) -> bool,
-    ) -> Result<Option<Indexed<M>>, VaultError> {
-        let Some(id) = txn.get(Tbl::Index, idx)? else {
-            return Ok(None);
-        };
-        let id = super::id_of(&id)?;
-        let sealed = txn
-            .get(records_of(kind), &id.to_be_bytes())?
-            .ok_or_else(|| {
-                VaultError::Corrupt("an index entry points to a missing record".into())
-            })?;
-        let opened: Opened<M> = open_record(self.keys.seal_key(), kind, id, &sealed)?;
-        if !matches(&opened.meta) {
-            return Err(VaultError::Corrupt(
-                "an index entry does not match its record".into(),
-            ));
-        }
-        Ok(Some((id, sealed, opened)))
-    }
-
     /// Every secret with its value (`exec --all-secrets`), oldest first.
     pub fn all_secrets_for_use(&self) -> Result<Vec<(Secret, SecretString, UseStamp)>, VaultError> {
         let mut out = self.reading(|| {
             let mut out = Vec::new();
             let txn = self.store.read()?;
-            for (id, sealed) in scan_all(&*txn, Tbl::Secrets)? {
+            for (id, sealed) in scan_all(&*txn, Table::Secrets)? {
                 let id = super::id_of(&id)?;
                 let opened: Opened<SecretRecord> =
-                    open_record(self.keys.seal_key(), Kind::Secret, id, &sealed)?;
+                    open_record(self.keys.seal_key(), Table::Secrets, id, &sealed)?;
                 let what = format!("secret {}", opened.meta.name);
                 self.check_written(&*txn, Table::Secrets, id, &sealed, &what)?;
                 let stamp = UseStamp::of(&sealed);
@@ -189,80 +159,43 @@ impl Vault {
 
     fn touch<M: serde::Serialize + serde::de::DeserializeOwned + Stamped>(
         &self,
-        which: Table,
+        table: Table,
         id: u128,
         stamp: UseStamp,
         used: &Use,
     ) -> Result<bool, VaultError> {
-        let kind = match which {
-            Table::Secrets => Kind::Secret,
-            _ => Kind::Credential,
-        };
         let key = self.keys.seal_key();
         if used.sent {
             self.warm_trail_once()?;
         }
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        let resealed = {
-            let current = txn.get(records_of(kind), &id.to_be_bytes())?;
-            match current {
+        self.change(|c| {
+            let resealed = match c.get(table, &id.to_be_bytes())? {
                 Some(sealed) if used.sent && UseStamp::of(&sealed) == stamp => {
-                    let what = format!("{} {}", kind_noun(kind), used.subject);
-                    self.check_written(&*txn, which, id, &sealed, &what)?;
-                    let mut opened: Opened<M> = open_record(key, kind, id, &sealed)?;
+                    let what = format!("{} {}", audit::noun(table), used.subject);
+                    self.check_written(&*c, table, id, &sealed, &what)?;
+                    let mut opened: Opened<M> = open_record(key, table, id, &sealed)?;
                     opened.meta.set_last_used(now());
                     let resealed = seal_record(
                         key,
-                        kind,
+                        table,
                         id,
                         &opened.meta,
                         &opened.value,
                         opened.attachment.as_ref(),
                     )?;
-                    txn.put(records_of(kind), &id.to_be_bytes(), &resealed)?;
+                    c.put(table, &id.to_be_bytes(), &resealed)?;
                     Some(resealed)
                 }
                 _ => None,
-            }
-        };
-        let written = resealed.as_deref().map(|sealed| Written {
-            table: which,
-            id,
-            sealed: Some(sealed),
-        });
-        self.append(&self.keys, &mut *txn, &mut head, &used.event(), written)?;
-        txn.commit()?;
-        Ok(resealed.is_some())
-    }
-}
-
-/// The table records of `kind` live in.
-pub(super) fn records_of(kind: Kind) -> Tbl {
-    match kind {
-        Kind::Secret => Tbl::Secrets,
-        Kind::Token => Tbl::Tokens,
-        Kind::Audit => Tbl::Audit,
-        Kind::Credential => Tbl::Credentials,
-    }
-}
-
-/// The trail's name for the table records of `kind` live in.
-fn table_of(kind: Kind) -> Table {
-    match kind {
-        Kind::Secret => Table::Secrets,
-        Kind::Token => Table::Tokens,
-        _ => Table::Credentials,
-    }
-}
-
-/// How an error names a record of `kind`.
-fn kind_noun(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Secret => "secret",
-        Kind::Token => "token",
-        Kind::Audit => "audit entry",
-        Kind::Credential => "credential",
+            };
+            let written = resealed.as_deref().map(|sealed| Written {
+                table,
+                id,
+                sealed: Some(sealed),
+            });
+            c.record(&used.event(), written)?;
+            Ok(resealed.is_some())
+        })
     }
 }
 
@@ -286,17 +219,22 @@ impl Stamped for SecretRecord {
 #[cfg(test)]
 mod tests {
     use crate::crypto::kdf::KdfParams;
+    use crate::model::{CredentialType, DEFAULT_NAME, StoreCredential};
     use crate::secret::SecretString;
-    use crate::validate;
     use crate::vault::Vault;
 
     fn store(v: &Vault, value: &str) {
-        let mut args = serde_json::Map::new();
-        args.insert("service_id".into(), "openai".into());
-        args.insert("credential_type".into(), "bearer".into());
-        args.insert("credential_value".into(), value.into());
-        v.store_credential(&validate::store_credential(args).unwrap(), "test")
-            .unwrap();
+        let input = StoreCredential {
+            service_id: "openai".into(),
+            service: crate::catalog::resolve("openai").unwrap(),
+            credential_type: CredentialType::Bearer,
+            value: SecretString::from(value),
+            name: DEFAULT_NAME.into(),
+            allowed_hosts: Vec::new(),
+            auth_header: None,
+            attachment: None,
+        };
+        v.store_credential(&input, "test").unwrap();
     }
 
     fn used() -> super::Use {

@@ -1,6 +1,6 @@
 //! Team vault membership (DESIGN §12): add, list and remove members, and
 //! their part of a rekey (see [`super::rekey`]). Each member's key slot is in
-//! table `members` (see [`super::members`]).
+//! table `members` (its layout: [`super::members`]).
 //!
 //! A slot's public key is pinned when the member is added: `meta` holds
 //! `member_pin:<name>`, a keyed hash (audit subkey) of the name and public
@@ -8,14 +8,15 @@
 //! so someone who can write the database but holds no data key cannot swap
 //! in a key of their own to read the next one.
 
-use super::audit::{self, Event, Table, Written};
+use super::audit::{self, Event, Written};
+use super::change::Change;
 use super::rekey::{Rekeyed, Resealed};
 use super::{Vault, members};
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::keys::VaultKeys;
 use crate::error::VaultError;
 use crate::secret::{Key32, SecretString};
-use crate::store::{Table as Tbl, Write, meta_key, scan_all};
+use crate::store::{Read, Table, meta_key, scan_all};
 
 /// A member as `member list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,24 +38,28 @@ fn pin(keys: &VaultKeys, name: &str, slot: &[u8]) -> Result<[u8; 32], VaultError
 
 /// The vault's box key, opened from `meta` with `keys`.
 pub(super) fn box_key(
-    txn: &(impl crate::store::Read + ?Sized),
+    txn: &(impl Read + ?Sized),
     keys: &VaultKeys,
 ) -> Result<members::BoxKey, VaultError> {
     let sealed = txn
-        .get(Tbl::Meta, meta_key::BOX_KEY.as_bytes())?
+        .get(Table::Meta, meta_key::BOX_KEY.as_bytes())?
         .ok_or_else(|| VaultError::Corrupt("the team vault's box key is missing".into()))?;
     members::BoxKey::open(keys.seal_key(), &sealed)
 }
 
 /// Writes `name`'s slot and its pin under `keys`.
 pub(super) fn put_member(
-    txn: &mut dyn Write,
+    c: &mut Change<'_>,
     keys: &VaultKeys,
     name: &str,
     slot: &[u8],
 ) -> Result<(), VaultError> {
-    txn.put(Tbl::Members, name.as_bytes(), slot)?;
-    txn.put(Tbl::Meta, pin_key(name).as_bytes(), &pin(keys, name, slot)?)
+    c.put(Table::Members, name.as_bytes(), slot)?;
+    c.put(
+        Table::Meta,
+        pin_key(name).as_bytes(),
+        &pin(keys, name, slot)?,
+    )
 }
 
 /// A member's key slot as the trail records it: written (`Some`) or removed.
@@ -97,24 +102,22 @@ impl Vault {
             self.vault_id.as_bytes(),
             name,
         )?;
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        if txn.get(Tbl::Members, name.as_bytes())?.is_some() {
-            return Err(VaultError::MemberExists(name.to_owned()));
-        }
-        put_member(&mut *txn, &self.keys, name, &slot)?;
-        let event = Event::ok("member_add", name, via);
-        let written = slot_written(name, Some(&slot));
-        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        txn.commit()
+        self.change(|c| {
+            if c.get(Table::Members, name.as_bytes())?.is_some() {
+                return Err(VaultError::MemberExists(name.to_owned()));
+            }
+            put_member(c, &self.keys, name, &slot)?;
+            let event = Event::ok("member_add", name, via);
+            c.record(&event, Some(slot_written(name, Some(&slot))))
+        })
     }
 
     /// Every member, by name.
     pub fn members(&self) -> Result<Vec<MemberInfo>, VaultError> {
         self.team_member()?;
         let txn = self.store.read()?;
-        let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
-        scan_all(&*txn, Tbl::Members)?
+        let default = txn.get(Table::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
+        scan_all(&*txn, Table::Members)?
             .into_iter()
             .map(|(name, _)| {
                 let default = default.as_deref() == Some(name.as_slice());
@@ -130,37 +133,35 @@ impl Vault {
     /// sealed now: run [`Vault::rekey`] next.
     pub fn member_remove(&self, name: &str, via: &str) -> Result<bool, VaultError> {
         let me = self.team_member()?.to_owned();
-        let mut txn = self.store.write()?;
-        let mut head = self.begin(&mut *txn)?;
-        if !txn.remove(Tbl::Members, name.as_bytes())? {
-            return Ok(false);
-        }
-        if txn.scan(Tbl::Members, None, 1)?.is_empty() {
-            return Err(VaultError::Refused(format!(
-                "{name} is the last member: a team vault keeps at least one (nothing was removed)"
-            )));
-        }
-        txn.remove(Tbl::Meta, pin_key(name).as_bytes())?;
-        let default = txn.get(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
-        if default.as_deref() == Some(name.as_bytes()) {
-            // The default moves to the remover, or (removing oneself) to the
-            // first remaining member: never to nobody.
-            let next = if me == name {
-                txn.scan(Tbl::Members, None, 1)?
-                    .into_iter()
-                    .next()
-                    .map(|(n, _)| n)
-                    .unwrap_or_default()
-            } else {
-                me.into_bytes()
-            };
-            txn.put(Tbl::Meta, meta_key::DEFAULT_MEMBER.as_bytes(), &next)?;
-        }
-        let event = Event::ok("member_remove", name, via);
-        let written = slot_written(name, None);
-        self.append(&self.keys, &mut *txn, &mut head, &event, Some(written))?;
-        txn.commit()?;
-        Ok(true)
+        self.change(|c| {
+            if !c.remove(Table::Members, name.as_bytes())? {
+                return Ok(false);
+            }
+            if c.scan(Table::Members, None, 1)?.is_empty() {
+                return Err(VaultError::Refused(format!(
+                    "{name} is the last member: a team vault keeps at least one (nothing was removed)"
+                )));
+            }
+            c.remove(Table::Meta, pin_key(name).as_bytes())?;
+            let default = c.get(Table::Meta, meta_key::DEFAULT_MEMBER.as_bytes())?;
+            if default.as_deref() == Some(name.as_bytes()) {
+                // The default moves to the remover, or (removing oneself) to the
+                // first remaining member: never to nobody.
+                let next = if me == name {
+                    c.scan(Table::Members, None, 1)?
+                        .into_iter()
+                        .next()
+                        .map(|(n, _)| n)
+                        .unwrap_or_default()
+                } else {
+                    me.into_bytes()
+                };
+                c.put(Table::Meta, meta_key::DEFAULT_MEMBER.as_bytes(), &next)?;
+            }
+            let event = Event::ok("member_remove", name, via);
+            c.record(&event, Some(slot_written(name, None)))?;
+            Ok(true)
+        })
     }
 
     /// The team vault's part of [`Vault::rekey`], inside its transaction:
@@ -169,33 +170,33 @@ impl Vault {
     /// written, each to get its `rekey` entry.
     pub(super) fn rebox_members(
         &self,
-        txn: &mut dyn Write,
+        c: &mut Change<'_>,
         new_key: &Key32,
         new: &VaultKeys,
         done: &mut Rekeyed,
     ) -> Result<Resealed, VaultError> {
         let vault_id = self.vault_id.as_bytes();
         // The box key stays (members pinned it), sealed under the new key.
-        let vault_box = box_key(&*txn, &self.keys)?;
-        txn.put(
-            Tbl::Meta,
+        let vault_box = box_key(&*c, &self.keys)?;
+        c.put(
+            Table::Meta,
             meta_key::BOX_KEY.as_bytes(),
             &vault_box.sealed(new.seal_key())?,
         )?;
 
         let mut reboxed = Vec::new();
         // Members: a pin that does not check stops everything.
-        for (name, slot) in scan_all(&*txn, Tbl::Members)? {
+        for (name, slot) in scan_all(&*c, Table::Members)? {
             let name = String::from_utf8(name)
                 .map_err(|_| VaultError::Corrupt("a member name is not UTF-8".into()))?;
-            let pinned = txn.get(Tbl::Meta, pin_key(&name).as_bytes())?;
+            let pinned = c.get(Table::Meta, pin_key(&name).as_bytes())?;
             if pinned.as_deref() != Some(pin(&self.keys, &name, &slot)?.as_slice()) {
                 return Err(VaultError::Corrupt(format!(
                     "member {name}'s public key is not the one added (altered in the store): nothing was rekeyed"
                 )));
             }
             let slot = members::rebox(&slot, new_key, &vault_box, vault_id, &name)?;
-            put_member(&mut *txn, new, &name, &slot)?;
+            put_member(c, new, &name, &slot)?;
             reboxed.push((Table::Members, audit::member_id(&name), name, slot));
             done.members += 1;
         }
