@@ -22,7 +22,6 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ServeArgs;
 use crate::mcp::{CredVaultServer, VaultAccess};
 pub use guard::{Allowed, Via, is_loopback_authority};
 
@@ -40,6 +39,20 @@ pub enum HttpError {
 /// Largest request body accepted on any route.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What `serve --http` was asked for, before it is checked (plain values:
+/// the CLI fills this from its flags).
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// `IP:PORT` to bind, as given.
+    pub addr: String,
+    /// Binding a non-loopback address was explicitly allowed.
+    pub allow_remote: bool,
+    /// Serve without bearer tokens.
+    pub no_auth: bool,
+    /// Origins (`scheme://host[:port]`) or hosts accepted besides loopback.
+    pub allow_origin: Vec<String>,
+}
+
 /// Resolved `serve --http` settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -52,9 +65,10 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
-    /// Validates the flags: a non-loopback bind needs `--allow-remote`, and
+    /// Validates the options: a non-loopback bind needs `--allow-remote`, and
     /// `--no-auth` is refused off loopback.
-    pub fn resolve(addr: &str, args: &ServeArgs) -> Result<Self, HttpError> {
+    pub fn resolve(args: &HttpOptions) -> Result<Self, HttpError> {
+        let addr = args.addr.as_str();
         let addr: SocketAddr = addr.parse().map_err(|_| {
             HttpError::Usage(format!(
                 "--http {addr:?}: expected IP:PORT, e.g. 127.0.0.1:3978"
