@@ -31,7 +31,7 @@ use crate::mcp::VaultAccess;
 use crate::validate::CredentialSpec;
 use crate::vault::Stored;
 
-pub use routes::{is_entry_path, router};
+pub use routes::router;
 
 /// How long an entry link stays usable.
 pub const SLOT_TTL: Duration = Duration::from_secs(600);

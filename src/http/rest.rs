@@ -21,7 +21,8 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::guard::{Via, envelope, seed000_error};
+use super::guard::Via;
+use super::reply::{envelope, seed000_error};
 use crate::error::ApiError;
 use crate::mcp::rfc3339;
 use crate::secret::SecretString;
@@ -29,7 +30,7 @@ use crate::validate::{self, StoreCredential};
 
 /// The body as a JSON object, or the error to answer with.
 fn object(body: Result<Bytes, BytesRejection>) -> Result<Option<Map<String, Value>>, ApiError> {
-    let body = super::guard::read_body(body)?;
+    let body = super::reply::read_body(body)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
