@@ -99,6 +99,19 @@ pub enum Outcome {
 }
 
 impl Slot {
+    /// An open slot for `spec` whose link is `url`, living `ttl` from now.
+    pub fn new(spec: CredentialSpec, url: String, caller: Caller, ttl: Duration) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            spec,
+            url,
+            caller,
+            expires: Instant::now() + ttl,
+            expires_at: crate::vault::now() + ttl.as_secs() as i64,
+            state: watch::Sender::new(SlotState::Open),
+        }
+    }
+
     /// The current state (a slot past its expiry that was never used reads `Open`).
     pub fn state(&self) -> SlotState {
         self.state.borrow().clone()
@@ -344,15 +357,12 @@ impl Desk {
             .map_err(|_| ApiError::new(500, "internal_error", "the system random source failed"))?;
         let token = URL_SAFE_NO_PAD.encode(raw);
         let now = Instant::now();
-        let slot = Arc::new(Slot {
-            id: uuid::Uuid::new_v4().to_string(),
+        let slot = Arc::new(Slot::new(
             spec,
-            url: format!("{base}/enter/{token}"),
+            format!("{base}/enter/{token}"),
             caller,
-            expires: now + self.ttl,
-            expires_at: crate::vault::now() + self.ttl.as_secs() as i64,
-            state: watch::Sender::new(SlotState::Open),
-        });
+            self.ttl,
+        ));
         let mut slots = self.lock();
         slots.retain(|_, s| now < s.expires + TOMBSTONE);
         // Finished links are remembered for their page's sake only: never

@@ -487,7 +487,12 @@ fn serve(s: &Settings, args: &ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Other(format!("starting the async runtime: {e}")))?;
     let outbound = crate::usage::Outbound::new(args.ca_file.clone());
     if let Some(addr) = &args.http {
-        let http = crate::http::HttpConfig::resolve(addr, args)?;
+        let http = crate::http::HttpConfig::resolve(&crate::http::HttpOptions {
+            addr: addr.clone(),
+            allow_remote: args.allow_remote,
+            no_auth: args.no_auth,
+            allow_origin: args.allow_origin.clone(),
+        })?;
         return runtime
             .block_on(async move {
                 crate::http::serve(http, VaultAccess::start(config).with_outbound(outbound)).await

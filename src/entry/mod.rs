@@ -8,4 +8,4 @@
 mod page;
 mod routes;
 
-pub use routes::{is_entry_path, router, starter};
+pub use routes::{router, starter};

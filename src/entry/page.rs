@@ -1,27 +1,12 @@
 //! The entry page's HTML: plain markup with inline CSS, no JavaScript, no
-//! external assets. Every caller-supplied string is escaped.
+//! external assets. Built with `maud`, which escapes every interpolated
+//! string: a caller-supplied label or host can never become markup.
 
-use std::fmt::Write as _;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::app::entry_desk::Slot;
 use crate::usage::auth_header_for;
 use crate::usage::destination::effective_hosts;
-
-/// `s` escaped for HTML text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}\
 h1{font-size:1.4rem}dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem 1rem}dt{color:#666}dd{margin:0}\
@@ -30,29 +15,36 @@ textarea{height:5rem;font-family:ui-monospace,monospace}.hint{color:#666;font-si
 .error{background:#fde8e8;border:1px solid #e0a0a0;padding:.5rem .8rem}.ok{background:#e6f4ea;border:1px solid #9fd0ad;padding:.5rem .8rem}\
 button{margin-top:1.2rem;margin-right:.6rem;font:inherit;padding:.4rem 1rem}";
 
-fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n",
-        escape(title)
-    )
+fn document(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) }
+                // A constant of this file (CSS is raw text: escaping would change it).
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
 }
 
-fn summary(slot: &Slot) -> String {
+fn summary(slot: &Slot) -> Markup {
     let spec = &slot.spec;
-    let mut dl = String::from("<dl>");
-    let _ = write!(
-        dl,
-        "<dt>Service</dt><dd>{} (<code>{}</code>)</dd><dt>Name</dt><dd>{}</dd><dt>Sent as</dt><dd>{}</dd>",
-        escape(&spec.service.service_name),
-        escape(&spec.service.id),
-        escape(&spec.name),
-        escape(&sent_as(slot)),
-    );
-    dl.push_str("</dl>");
-    dl
+    html! {
+        dl {
+            dt { "Service" }
+            dd { (spec.service.service_name) " (" code { (spec.service.id) } ")" }
+            dt { "Name" }
+            dd { (spec.name) }
+            dt { "Sent as" }
+            dd { (sent_as(slot)) }
+        }
+    }
 }
 
 fn sent_as(slot: &Slot) -> String {
@@ -67,38 +59,38 @@ fn sent_as(slot: &Slot) -> String {
 
 /// The form: the slot's summary, editable allowed hosts, the password field.
 pub fn form(slot: &Slot, hosts: &str, error: Option<&str>) -> String {
-    let mut body = String::from("<h1>Enter a key for credvault</h1>\n");
-    if let Some(e) = error {
-        let _ = writeln!(body, "<p class=\"error\" role=\"alert\">{}</p>", escape(e));
-    }
-    body.push_str(&summary(slot));
-    let default_hosts = effective_hosts(&slot.spec.service.id, &[])
-        .first()
-        .map(|h| {
-            format!(
-                "Leave empty for the service's own API host ({}).",
-                escape(h)
-            )
-        })
-        .unwrap_or_else(|| "Needed for this service: without one the key cannot be used.".into());
-    let _ = write!(
-        body,
-        "\n<form method=\"post\" autocomplete=\"off\">\
-         <label for=\"allowed_hosts\">Hosts this key may be sent to</label>\
-         <p class=\"hint\">One per line, <code>host</code> or <code>host:port</code>. {default_hosts} \
-         You decide this, not the agent: the key will never be sent anywhere else.</p>\
-         <textarea id=\"allowed_hosts\" name=\"allowed_hosts\" spellcheck=\"false\">{}</textarea>\
-         <label for=\"value\">Key</label>\
-         <input id=\"value\" name=\"value\" type=\"password\" required maxlength=\"16384\" \
-         autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" autofocus>\
-         <p class=\"hint\">Stored encrypted on this machine. The agent never sees it; it can only use it.</p>\
-         <button type=\"submit\" name=\"action\" value=\"store\">Store key</button>\
-         <button type=\"submit\" name=\"action\" value=\"decline\" formnovalidate>Decline</button>\
-         </form>\n<p class=\"hint\">This link works once and expires at {}.</p>",
-        escape(hosts),
-        crate::model::rfc3339(slot.expires_at),
-    );
-    document("credvault: enter a key", &body)
+    let default_hosts = match effective_hosts(&slot.spec.service.id, &[]).first() {
+        Some(h) => format!("Leave empty for the service's own API host ({h})."),
+        None => "Needed for this service: without one the key cannot be used.".to_owned(),
+    };
+    let body = html! {
+        h1 { "Enter a key for credvault" }
+        @if let Some(e) = error {
+            p class="error" role="alert" { (e) }
+        }
+        (summary(slot))
+        form method="post" autocomplete="off" {
+            label for="allowed_hosts" { "Hosts this key may be sent to" }
+            p class="hint" {
+                "One per line, " code { "host" } " or " code { "host:port" } ". "
+                (default_hosts)
+                " You decide this, not the agent: the key will never be sent anywhere else."
+            }
+            textarea id="allowed_hosts" name="allowed_hosts" spellcheck="false" { (hosts) }
+            label for="value" { "Key" }
+            input id="value" name="value" type="password" required maxlength="16384"
+                autocomplete="off" autocapitalize="off" spellcheck="false" autofocus;
+            p class="hint" {
+                "Stored encrypted on this machine. The agent never sees it; it can only use it."
+            }
+            button type="submit" name="action" value="store" { "Store key" }
+            button type="submit" name="action" value="decline" formnovalidate { "Decline" }
+        }
+        p class="hint" {
+            "This link works once and expires at " (crate::model::rfc3339(slot.expires_at)) "."
+        }
+    };
+    document("credvault: enter a key", body)
 }
 
 /// After a successful store: what was stored and where it may go.
@@ -109,57 +101,102 @@ pub fn stored(slot: &Slot, replaced: bool, hosts: &[String]) -> String {
         "stored"
     };
     let hosts = effective_hosts(&slot.spec.service.id, hosts);
-    let hosts = if hosts.is_empty() {
+    let may_go = if hosts.is_empty() {
         "none yet: store it again with hosts to use it".to_owned()
     } else {
-        hosts
-            .iter()
-            .map(|h| escape(h))
-            .collect::<Vec<_>>()
-            .join(", ")
+        hosts.join(", ")
     };
-    let body = format!(
-        "<h1>Key {what}</h1>\n<p class=\"ok\" role=\"status\">The key is {what} in your credvault vault. \
-         You can close this tab and go back to your agent.</p>\n{}<dl><dt>May go to</dt><dd>{hosts}</dd></dl>",
-        summary(slot)
-    );
-    document("credvault: key stored", &body)
+    let body = html! {
+        h1 { "Key " (what) }
+        p class="ok" role="status" {
+            "The key is " (what) " in your credvault vault. "
+            "You can close this tab and go back to your agent."
+        }
+        (summary(slot))
+        dl { dt { "May go to" } dd { (may_go) } }
+    };
+    document("credvault: key stored", body)
 }
 
 /// After "Decline".
 pub fn declined() -> String {
-    document(
-        "credvault: declined",
-        "<h1>Declined</h1>\n<p>Nothing was stored. You can close this tab.</p>",
-    )
+    let body = html! {
+        h1 { "Declined" }
+        p { "Nothing was stored. You can close this tab." }
+    };
+    document("credvault: declined", body)
 }
 
 /// A link that can no longer be used, and why.
 pub fn gone(why: &str) -> String {
-    let body = format!(
-        "<h1>This link cannot be used</h1>\n<p class=\"error\">{}</p>\n\
-         <p>Ask your agent for a new link, or store the key from a terminal: \
-         <code>credvault store --service SERVICE</code>.</p>",
-        escape(why)
-    );
-    document("credvault: link not usable", &body)
+    let body = html! {
+        h1 { "This link cannot be used" }
+        p class="error" { (why) }
+        p {
+            "Ask your agent for a new link, or store the key from a terminal: "
+            code { "credvault store --service SERVICE" } "."
+        }
+    };
+    document("credvault: link not usable", body)
 }
 
 /// A refused request (foreign Origin, Host or peer).
 pub fn refused(why: &str) -> String {
-    let body = format!("<h1>Refused</h1>\n<p class=\"error\">{}</p>", escape(why));
-    document("credvault: refused", &body)
+    let body = html! {
+        h1 { "Refused" }
+        p class="error" { (why) }
+    };
+    document("credvault: refused", body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::{CredentialSpec, CredentialType};
 
+    const HOSTILE: &str = "<script>alert(1)</script>\"'><img onerror=alert(2)>";
+
+    fn slot(name: &str) -> Slot {
+        Slot::new(
+            CredentialSpec {
+                service_id: "custom.acme".into(),
+                service: crate::catalog::Service {
+                    id: "custom.acme".into(),
+                    service_name: HOSTILE.into(),
+                },
+                credential_type: CredentialType::ApiKey,
+                name: name.into(),
+                allowed_hosts: vec![],
+                auth_header: Some("X-Acme-Key".into()),
+            },
+            "http://127.0.0.1:1/enter/t".into(),
+            crate::model::Caller::Stdio,
+            std::time::Duration::ZERO,
+        )
+    }
+
+    /// No caller-supplied string reaches a page as markup: every page that
+    /// shows one carries it escaped, and no tag but the page's own.
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
-        );
+    fn caller_strings_render_escaped_on_every_page() {
+        let s = slot(HOSTILE);
+        let escaped = "&lt;img onerror=alert(2)&gt;";
+        for page in [
+            form(&s, HOSTILE, Some(HOSTILE)),
+            stored(&s, false, &[HOSTILE.into()]),
+            gone(HOSTILE),
+            refused(HOSTILE),
+        ] {
+            assert!(!page.contains("<script"), "{page}");
+            assert!(!page.contains("<img"), "{page}");
+            assert!(!page.contains("\"'>"), "{page}");
+            assert!(
+                page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{page}"
+            );
+            assert!(page.contains(escaped), "{page}");
+        }
+        // Service name, label, hosts and error: four escaped copies on the form.
+        assert_eq!(form(&s, HOSTILE, Some(HOSTILE)).matches(escaped).count(), 4);
     }
 }

@@ -33,11 +33,6 @@ const MAX_FORM_BYTES: usize = 4 * MAX_VALUE_BYTES + 4096;
 /// The CSP of DESIGN §9.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
 
-/// True for the paths this module serves.
-pub fn is_entry_path(path: &str) -> bool {
-    path.starts_with("/enter/")
-}
-
 /// The entry routes over `access` (its desk and vault).
 pub fn router(access: VaultAccess) -> Router {
     Router::new()

@@ -2,11 +2,18 @@
 //! sessions, 2026-07-28 stateless), `/sse` + `/message` (legacy 2024-11-05
 //! HTTP+SSE, built here), the seeds' REST routes, and `/healthz`.
 //!
-//! Every route passes the Host/Origin check; every route but `/healthz` needs a
-//! bearer token. Bodies are capped at 1 MiB. Accepted sockets set TCP_NODELAY.
+//! Two kinds of route group, merged into one router: public ones (`/healthz`,
+//! `/.well-known/*`, the entry page) and authenticated ones (MCP, REST) whose
+//! bearer-token check is a layer on those groups only. Every group has the
+//! Host/Origin check, built with the group's error shape. Bodies are capped at
+//! 1 MiB. Accepted sockets set TCP_NODELAY.
 
+mod allowed;
 mod guard;
+mod reply;
 mod rest;
+mod routes;
+mod sessions;
 mod sse;
 
 use std::net::SocketAddr;
@@ -14,16 +21,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::VaultAccess;
-use crate::cli::ServeArgs;
 use crate::mcp::CredVaultServer;
-pub use guard::Allowed;
+pub use allowed::Allowed;
 
 /// Why `serve --http` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,20 @@ pub enum HttpError {
 /// Largest request body accepted on any route.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What `serve --http` was asked for, before it is checked (plain values:
+/// the CLI fills this from its flags).
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// `IP:PORT` to bind, as given.
+    pub addr: String,
+    /// Binding a non-loopback address was explicitly allowed.
+    pub allow_remote: bool,
+    /// Serve without bearer tokens.
+    pub no_auth: bool,
+    /// Origins (`scheme://host[:port]`) or hosts accepted besides loopback.
+    pub allow_origin: Vec<String>,
+}
+
 /// Resolved `serve --http` settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -51,9 +69,10 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
-    /// Validates the flags: a non-loopback bind needs `--allow-remote`, and
+    /// Validates the options: a non-loopback bind needs `--allow-remote`, and
     /// `--no-auth` is refused off loopback.
-    pub fn resolve(addr: &str, args: &ServeArgs) -> Result<Self, HttpError> {
+    pub fn resolve(args: &HttpOptions) -> Result<Self, HttpError> {
+        let addr = args.addr.as_str();
         let addr: SocketAddr = addr.parse().map_err(|_| {
             HttpError::Usage(format!(
                 "--http {addr:?}: expected IP:PORT, e.g. 127.0.0.1:3978"
@@ -90,7 +109,7 @@ pub(crate) struct AppState {
     pub no_auth: bool,
     pub allowed: Arc<Allowed>,
     pub shutdown: CancellationToken,
-    pub mcp_sessions: guard::McpSessions,
+    pub mcp_sessions: sessions::McpSessions,
     /// Bound to a loopback address (a locked vault then answers MCP without a token).
     pub loopback: bool,
 }
@@ -104,7 +123,7 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
         no_auth: config.no_auth,
         allowed: Arc::new(config.allowed.clone()),
         shutdown: shutdown.clone(),
-        mcp_sessions: guard::McpSessions::new(sessions.clone()),
+        mcp_sessions: sessions::McpSessions::new(sessions.clone()),
         loopback: config.addr.ip().is_loopback(),
     };
     let mcp_config = StreamableHttpServerConfig::default()
@@ -122,53 +141,10 @@ pub fn router(access: VaultAccess, config: &HttpConfig, shutdown: CancellationTo
         sessions,
         mcp_config,
     );
-    Router::new()
-        .nest_service("/mcp", mcp)
-        .route("/sse", get(sse::connect))
-        .route("/message", post(sse::message))
-        .route(
-            "/api/credentials",
-            post(rest::create_credential_000).get(rest::list_credentials_001),
-        )
-        .route(
-            "/api/credentials/{id}",
-            axum::routing::delete(rest::delete_credential),
-        )
-        .route(
-            "/api/v1/user/secrets",
-            post(rest::create_secret_002).get(rest::list_secrets_002),
-        )
-        .route(
-            "/api/v1/user/secrets/{name}",
-            axum::routing::delete(rest::delete_secret_002),
-        )
-        .route("/api/v1/credentials", post(rest::create_credential_003))
-        .route("/v1/credentials/store", post(rest::store_credential_004))
-        .route("/healthz", get(healthz))
-        .route_service("/enter/{token}", crate::entry::router(access.clone()))
-        .fallback(not_found)
+    routes::public(&state, &access)
+        .merge(routes::authenticated(&state, mcp))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::check_host_and_origin,
-        ))
         .with_state(state)
-}
-
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
-}
-
-async fn not_found() -> impl IntoResponse {
-    guard::envelope(crate::error::ApiError::new(
-        404,
-        "not_found_error",
-        "no such route",
-    ))
 }
 
 /// Binds, prints `listening on http://ADDR` on stderr, and serves until Ctrl-C.

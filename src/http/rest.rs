@@ -21,7 +21,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::guard::{envelope, seed000_error};
+use super::reply::{envelope, seed000_error};
 use crate::app;
 use crate::error::ApiError;
 use crate::model::Caller;
@@ -31,7 +31,7 @@ use crate::validate::{self, StoreCredential};
 
 /// The body as a JSON object, or the error to answer with.
 fn object(body: Result<Bytes, BytesRejection>) -> Result<Option<Map<String, Value>>, ApiError> {
-    let body = super::guard::read_body(body)?;
+    let body = super::reply::read_body(body)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

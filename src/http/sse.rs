@@ -21,7 +21,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
 use super::AppState;
-use super::guard::{TokenId, envelope};
+use super::guard::TokenId;
+use super::reply::envelope;
 use crate::error::ApiError;
 use crate::mcp::CredVaultServer;
 use crate::model::Caller;
@@ -159,7 +160,7 @@ pub async fn message(
             "no such SSE session: open GET /sse first",
         ));
     };
-    let body = match super::guard::read_body(body) {
+    let body = match super::reply::read_body(body) {
         Ok(b) => b,
         Err(e) => return envelope(e),
     };

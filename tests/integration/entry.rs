@@ -270,6 +270,51 @@ async fn bad_input_on_the_page_keeps_the_link_usable() {
     c.stop().await;
 }
 
+/// What an agent (the label) or a pasted text (the hosts box) puts on the
+/// page is shown as text, never run as markup.
+#[tokio::test]
+async fn markup_in_a_label_or_the_hosts_box_is_shown_escaped() {
+    const HOSTILE: &str = "<script>alert(1)</script>\"'><img onerror=alert(2)>";
+    let no_markup = |page: &str| {
+        assert!(!page.contains("<script"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(
+            !page.contains("\"'>"),
+            "an attribute could be closed: {page}"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;img onerror=alert(2)&gt;"), "{page}");
+    };
+    let env = Env::new();
+    let c = env.client().await;
+    let url = link(
+        &request(
+            &c,
+            json!({"service_id": "openai", "credential_type": "bearer", "name": HOSTILE}),
+        )
+        .await,
+    );
+    let (status, page) = get(&url).await;
+    assert_eq!(status, StatusCode::OK);
+    no_markup(&page);
+    let v = typed(&env, "escaped");
+    let (status, page) = submit(&url, &[("allowed_hosts", HOSTILE), ("value", &v)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    no_markup(&page);
+    assert!(
+        page.contains("&lt;img onerror=alert(2)&gt;</textarea>"),
+        "the hosts text is kept, as text: {page}"
+    );
+    let (status, page) = submit(&url, &[("allowed_hosts", ""), ("value", &v)]).await;
+    assert_eq!(status, StatusCode::OK);
+    no_markup(&page);
+    assert_eq!(names(&c).await, [format!("openai/{HOSTILE}")]);
+    c.stop().await;
+}
+
 #[tokio::test]
 async fn foreign_origins_forged_and_declined_links_store_nothing() {
     let env = Env::new();

@@ -15,6 +15,7 @@ mod format;
 mod hardening;
 mod hardening_http;
 mod http;
+mod layers;
 mod leaks;
 mod lifecycle;
 mod listing;
