@@ -40,7 +40,6 @@ pub use secret::SecretString;
 pub use vault::Vault;
 
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod fileperm;
 pub mod logging;

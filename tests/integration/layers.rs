@@ -125,7 +125,12 @@ fn imports_only_go_down_the_layers_of_architecture_md() {
     let mut sources = Vec::new();
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_owned();
         if module == "lib" {
             continue; // declares the modules; imports nothing

@@ -1,9 +1,9 @@
 //! Team vault commands (DESIGN §12): `init --store`, `member add/list/remove`
-//! (`rekey`, for both kinds of vault, is in `lifecycle`).
+//! (`rekey`, for both kinds of vault, is in `master_password`).
 
 use std::path::PathBuf;
 
-use super::{CliError, Settings, lifecycle::new_password, print_table};
+use super::{CliError, Settings, master_password::new_password, print_table};
 use crate::error::VaultError;
 use crate::password::{self, Prompt};
 use crate::store::postgres::PgStore;

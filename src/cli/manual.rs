@@ -1,5 +1,5 @@
 //! `credvault completions SHELL` and `credvault man`: generated from the clap
-//! definitions in [`crate::cli`], so they cannot drift from what the binary parses.
+//! definitions in [`super::args`], so they cannot drift from what the binary parses.
 
 use std::io::Write;
 
@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use roff::{Roff, roman};
 
 use super::CliError;
-use crate::cli::Cli;
+use super::args::Cli;
 use crate::error::exit;
 
 /// Prints SHELL's completion script for credvault on stdout.
