@@ -26,7 +26,7 @@ use rmcp::{tool, tool_router};
 use serde::Deserialize;
 
 use super::schema::input_schema;
-use super::tools::{CredVaultServer, ToolError, binding, complete, logged};
+use super::server::{CredVaultServer, ToolError, binding, complete, logged};
 use crate::app::entry_desk::{Outcome, Slot};
 use crate::error::ApiError;
 use crate::model::{self, RequestCredentialOutput, StoreCredentialOutput, rfc3339};

@@ -5,12 +5,14 @@
 //! the Argon2id derivation runs on a blocking thread started with the server, and
 //! tool calls wait for it ([`VaultAccess`]).
 
+mod call_tool;
+mod confirm;
+mod credential_tools;
 mod entry_tool;
-mod lifecycle_tools;
 pub mod rendered;
 mod schema;
+mod secret_tools;
+mod server;
 pub mod stdio;
-mod tools;
-mod use_tools;
 
-pub use tools::CredVaultServer;
+pub use server::CredVaultServer;

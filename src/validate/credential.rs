@@ -1,11 +1,11 @@
 //! store_credential and request_credential arguments (DESIGN §2, §9): the
-//! same fields, with or without the value.
+//! same fields, with or without the value; and delete_credential's (§10).
 
 use serde_json::{Map, Value};
 
 use super::{FieldError, Fields, json_type, label, service};
 use crate::error::ApiError;
-use crate::model::{CredentialSpec, CredentialType, MAX_ALLOWED_HOSTS, StoreCredential};
+use crate::model::{CredentialSpec, CredentialType, MAX_ALLOWED_HOSTS, Selector, StoreCredential};
 use crate::secret::SecretString;
 
 /// store_credential arguments (DESIGN §2).
@@ -20,6 +20,52 @@ pub fn store_credential(args: Map<String, Value>) -> Result<StoreCredential, Api
 /// request_credential arguments (DESIGN §9): store_credential's without the value.
 pub fn request_credential(args: Map<String, Value>) -> Result<CredentialSpec, ApiError> {
     Ok(credential_fields(args, false)?.0)
+}
+
+/// `delete_credential {id?, service_id?, name?}`: an id, or a service and a
+/// label (default "default"), not both.
+pub fn delete_credential(args: Map<String, Value>) -> Result<Selector, ApiError> {
+    let mut f = Fields::new(args, &["id", "service_id", "name"]);
+    let id = f.string("id", false);
+    let has_name = f.obj.get("name").is_some_and(|v| !v.is_null());
+    let raw = f.string("service_id", false);
+    let svc = service(&mut f, "service_id", raw.clone());
+    let name = label(&mut f);
+    let parsed_id = id.as_deref().map(uuid::Uuid::parse_str);
+    if let Some(Err(_)) = parsed_id {
+        f.push(
+            "id",
+            "value_error",
+            "must be a credential id (UUID) as list_credentials shows it",
+        );
+    }
+    match (&id, &raw) {
+        (None, None) => f.push(
+            "service_id",
+            "missing",
+            "give id, or service_id (and name) of the credential to delete",
+        ),
+        (Some(_), Some(_)) => f.push(
+            "service_id",
+            "value_error",
+            "give id, or service_id and name, not both",
+        ),
+        (Some(_), None) if has_name => f.push(
+            "name",
+            "value_error",
+            "name selects with service_id; with id, leave it out",
+        ),
+        _ => {}
+    }
+    f.finish()?;
+    match (parsed_id, svc, name) {
+        (Some(Ok(id)), _, _) => Ok(Selector::Id(id)),
+        (None, Some((_, s)), Some(name)) => Ok(Selector::Name {
+            service: s.id,
+            name,
+        }),
+        _ => Err(ApiError::bad_request("invalid arguments")),
+    }
 }
 
 fn credential_fields(

@@ -178,7 +178,7 @@ pub(crate) fn label(f: &mut Fields) -> Option<String> {
 }
 
 mod credential;
-pub use credential::{request_credential, store_credential};
+pub use credential::{delete_credential, request_credential, store_credential};
 
 /// list_credentials arguments: an optional service filter, resolved like store's.
 pub fn list_credentials(args: Map<String, Value>) -> Result<ListCredentials, ApiError> {
@@ -232,8 +232,8 @@ pub(crate) fn paging(f: &mut Fields) -> (usize, Option<Cursor>) {
     (limit.get(), cursor)
 }
 
-mod lifecycle;
-pub use lifecycle::{delete_credential, delete_secret, list_secrets};
+mod secret;
+pub use secret::{delete_secret, list_secrets};
 
 mod call_api;
 pub use call_api::call_api;

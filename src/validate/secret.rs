@@ -1,57 +1,10 @@
-//! Arguments of the lifecycle tools (DESIGN §10): delete_credential,
-//! list_secrets, delete_secret.
+//! list_secrets and delete_secret arguments (DESIGN §10, §11).
 
 use serde_json::{Map, Value};
 
-use super::{Fields, label, service};
+use super::Fields;
 use crate::error::ApiError;
-use crate::model::{DeleteSecret, ListSecrets, Provider, SecretName, Selector};
-
-/// `delete_credential {id?, service_id?, name?}`: an id, or a service and a
-/// label (default "default"), not both.
-pub fn delete_credential(args: Map<String, Value>) -> Result<Selector, ApiError> {
-    let mut f = Fields::new(args, &["id", "service_id", "name"]);
-    let id = f.string("id", false);
-    let has_name = f.obj.get("name").is_some_and(|v| !v.is_null());
-    let raw = f.string("service_id", false);
-    let svc = service(&mut f, "service_id", raw.clone());
-    let name = label(&mut f);
-    let parsed_id = id.as_deref().map(uuid::Uuid::parse_str);
-    if let Some(Err(_)) = parsed_id {
-        f.push(
-            "id",
-            "value_error",
-            "must be a credential id (UUID) as list_credentials shows it",
-        );
-    }
-    match (&id, &raw) {
-        (None, None) => f.push(
-            "service_id",
-            "missing",
-            "give id, or service_id (and name) of the credential to delete",
-        ),
-        (Some(_), Some(_)) => f.push(
-            "service_id",
-            "value_error",
-            "give id, or service_id and name, not both",
-        ),
-        (Some(_), None) if has_name => f.push(
-            "name",
-            "value_error",
-            "name selects with service_id; with id, leave it out",
-        ),
-        _ => {}
-    }
-    f.finish()?;
-    match (parsed_id, svc, name) {
-        (Some(Ok(id)), _, _) => Ok(Selector::Id(id)),
-        (None, Some((_, s)), Some(name)) => Ok(Selector::Name {
-            service: s.id,
-            name,
-        }),
-        _ => Err(ApiError::bad_request("invalid arguments")),
-    }
-}
+use crate::model::{DeleteSecret, ListSecrets, Provider, SecretName};
 
 /// `list_secrets {provider?, limit?, cursor?}`: the provider filter, lower-cased, and the page.
 pub fn list_secrets(args: Map<String, Value>) -> Result<ListSecrets, ApiError> {
@@ -102,6 +55,8 @@ pub fn delete_secret(args: Map<String, Value>) -> Result<DeleteSecret, ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Selector;
+    use crate::validate::delete_credential;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {

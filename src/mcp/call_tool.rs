@@ -6,14 +6,14 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{Json, tool, tool_router};
 
 use super::schema::input_schema;
-use super::tools::{CredVaultServer, ToolError, logged};
+use super::server::{CredVaultServer, ToolError, logged};
 use crate::app;
 use crate::model;
 use crate::model::Caller;
 use crate::usage::CallApiOutput;
 use crate::validate;
 
-#[tool_router(router = use_router, vis = "pub(super)")]
+#[tool_router(router = call_router, vis = "pub(super)")]
 impl CredVaultServer {
     /// One HTTPS request with a stored credential injected; status, headers and body come back
     /// redacted. Only hosts bound to the credential are reachable; redirects are not

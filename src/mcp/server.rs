@@ -1,28 +1,22 @@
-//! The three core tools: their argument types (served as schemas, see
-//! [`super::schema`]), output shapes, and the calls. Arguments are parsed by
-//! [`crate::validate`], not by serde, so every bad argument becomes a 422
-//! naming its field (DESIGN §3).
+//! The MCP server: [`CredVaultServer`], its tool routers put together, how a
+//! tool's error and result are shaped, and the methods it answers besides
+//! tools (each a -32601 naming it).
 
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     ContentBlock, ErrorData, Implementation, IntoContents, JsonObject, PaginatedRequestParams,
     ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ServerHandler, tool_handler};
 use serde::Serialize;
 
-use super::rendered::{Handoff, Rendering};
-use super::schema::{input_schema, output_schema};
-use crate::app::{self, VaultAccess};
+use super::rendered::Handoff;
+use crate::app::VaultAccess;
 use crate::error::ApiError;
-use crate::model::{
-    self, Caller, CreateSecretOutput, CredentialItem, ListCredentialsOutput, StoreCredentialOutput,
-};
-use crate::validate;
+use crate::model::Caller;
 
 /// A tool failure: one text block holding the §3 envelope, no structuredContent.
 #[derive(Debug)]
@@ -74,7 +68,7 @@ pub struct CredVaultServer {
     /// the token of an SSE session); Streamable HTTP requests carry their own.
     caller: Caller,
     /// On stdio, where list results go to the writer as rendered bytes.
-    handoff: Option<Arc<Handoff>>,
+    pub(super) handoff: Option<Arc<Handoff>>,
 }
 
 /// Runs a tool's call and logs its outcome and duration (never its arguments).
@@ -94,7 +88,6 @@ pub(super) async fn logged<T>(
     r
 }
 
-#[tool_router]
 impl CredVaultServer {
     /// A server over `vault` (which may still be unlocking).
     pub fn new(vault: VaultAccess) -> Self {
@@ -120,10 +113,10 @@ impl CredVaultServer {
     }
 
     fn compacted_router() -> ToolRouter<Self> {
-        let mut tool_router = Self::tool_router()
-            + Self::use_router()
-            + Self::entry_router()
-            + Self::lifecycle_router();
+        let mut tool_router = Self::credential_router()
+            + Self::secret_router()
+            + Self::call_router()
+            + Self::entry_router();
         for route in tool_router.map.values_mut() {
             super::schema::as_served(&mut route.attr);
         }
@@ -144,94 +137,9 @@ impl CredVaultServer {
             .cloned()
             .unwrap_or_else(|| self.caller.clone())
     }
-
-    /// Store an API key or token for a service, encrypted; no tool returns it. The same
-    /// service_id + name replaces it (same id, replaced: true); another name keeps several.
-    #[tool(
-        input_schema = input_schema::<model::StoreCredential>(),
-        annotations(title = "Store credential", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn store_credential(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<StoreCredentialOutput>, ToolError> {
-        logged("store_credential", self.store(args, self.caller(&ctx))).await
-    }
-
-    /// List stored credentials (metadata, never values), oldest first, a page at a time.
-    #[tool(
-        input_schema = input_schema::<model::ListCredentials>(),
-        output_schema = output_schema::<ListCredentialsOutput>(),
-        annotations(title = "List credentials", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn list_credentials(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-    ) -> Result<rmcp::model::CallToolResult, ToolError> {
-        logged("list_credentials", self.list(args)).await
-    }
-
-    /// Create a named secret (env-var name, e.g. OPENAI_API_KEY), encrypted; only a masked
-    /// value is returned. An existing name fails with 409.
-    #[tool(
-        input_schema = input_schema::<model::CreateSecret>(),
-        annotations(title = "Create secret", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
-    )]
-    async fn create_secret(
-        &self,
-        Parameters(args): Parameters<JsonObject>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<CreateSecretOutput>, ToolError> {
-        logged("create_secret", self.secret(args, self.caller(&ctx))).await
-    }
 }
 
-impl CredVaultServer {
-    async fn store(
-        &self,
-        args: JsonObject,
-        caller: Caller,
-    ) -> Result<Json<StoreCredentialOutput>, ToolError> {
-        let req = validate::store_credential(args)?;
-        let service_id = req.service_id.clone();
-        let stored = app::credentials::store_credential(&self.vault, &caller, req).await?;
-        Ok(Json(StoreCredentialOutput::new(service_id, stored)))
-    }
-
-    /// A page, rendered once per (metadata generation, request): repeated
-    /// lists of unchanged metadata reuse the rendering (on stdio its bytes)
-    /// instead of building and serialising it again. That common case runs
-    /// on this task (one read of the audit head proves the metadata current).
-    async fn list(&self, args: JsonObject) -> Result<rmcp::model::CallToolResult, ToolError> {
-        let req = validate::list_credentials(args)?;
-        let rendering = app::credentials::list_credentials(&self.vault, req, |page| {
-            let out = ListCredentialsOutput {
-                credentials: page.items.iter().map(CredentialItem::from).collect(),
-                next_cursor: page.next.map(|c| c.encode()),
-            };
-            let value = serde_json::to_value(&out).map_err(|e| {
-                ApiError::from(crate::error::VaultError::Storage(format!(
-                    "encoding the list: {e}"
-                )))
-            })?;
-            let text = value.to_string();
-            Ok(Rendering::new(value, text))
-        })
-        .await?;
-        Ok(super::rendered::result(self.handoff.as_deref(), rendering))
-    }
-
-    async fn secret(
-        &self,
-        args: JsonObject,
-        caller: Caller,
-    ) -> Result<Json<CreateSecretOutput>, ToolError> {
-        let req = validate::create_secret(args)?;
-        let created = app::secrets::create_secret(&self.vault, &caller, req).await?;
-        Ok(Json(CreateSecretOutput::from(&created)))
-    }
-}
+impl CredVaultServer {}
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CredVaultServer {
