@@ -77,9 +77,19 @@ pub enum VaultError {
     /// `member add` with a name that is taken.
     #[error("a member named {0} already exists")]
     MemberExists(String),
-    /// No such member, or `--member` on a vault without members.
+    /// No such member, or `--member` on a vault without members: nothing
+    /// this password opens (locked).
     #[error("{0}")]
     NoMember(String),
+    /// A team-vault operation (`member add|remove|list`) on a vault file,
+    /// which has one password and no members: a usage error.
+    #[error(
+        "this vault has one password and no members: members belong to a team vault (--store postgres://…)"
+    )]
+    NotTeam,
+    /// A member name that is not allowed (a usage error).
+    #[error("{0}")]
+    BadMemberName(String),
     /// The store (a team vault's database) cannot be reached; nothing was written.
     #[error("the vault's store is unavailable: {0} (nothing was written; retry when it is back)")]
     StoreUnavailable(String),
@@ -99,6 +109,12 @@ impl VaultError {
             context: context.into(),
             source,
         }
+    }
+
+    /// Whether this error is a request that cannot work as given (exit code 2,
+    /// HTTP/tool 400), rather than a vault that refused it.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::NotTeam | Self::BadMemberName(_))
     }
 
     /// Whether this error means "locked" (exit code 3, HTTP/tool 423).
@@ -251,6 +267,9 @@ impl From<&VaultError> for ApiError {
                 format!("{e}: choose another name (secrets are never overwritten)"),
             ),
             VaultError::Missing(_) => Self::new(423, "vault_locked", e.to_string()),
+            VaultError::NotTeam | VaultError::BadMemberName(_) => {
+                Self::new(400, "bad_request", e.to_string())
+            }
             VaultError::MemberExists(_) | VaultError::Refused(_) => {
                 Self::new(409, "conflict_error", e.to_string())
             }

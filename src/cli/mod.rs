@@ -30,7 +30,7 @@ pub use args::{Cli, Command, ExecArgs, MemberCommand, SecretCommand, ServeArgs, 
 /// Why a command failed; decides the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A vault failure (3 when locked, else 1).
+    /// A vault failure (3 when locked, 2 when the request cannot work as given, else 1).
     #[error(transparent)]
     Vault(#[from] VaultError),
     /// Invalid input (1).
@@ -69,6 +69,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Vault(e) if e.is_locked() => exit::LOCKED,
+            Self::Vault(e) if e.is_usage() => exit::USAGE,
             Self::Usage(_) => exit::USAGE,
             _ => exit::FAILURE,
         }

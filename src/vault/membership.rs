@@ -73,11 +73,7 @@ pub(super) fn slot_written<'a>(name: &str, slot: Option<&'a [u8]>) -> Written<'a
 
 impl Vault {
     fn team_member(&self) -> Result<&str, VaultError> {
-        self.member.as_deref().ok_or_else(|| {
-            VaultError::NoMember(
-                "this vault has one password and no members: members belong to a team vault (--store postgres://…)".into(),
-            )
-        })
+        self.member.as_deref().ok_or(VaultError::NotTeam)
     }
 
     /// Adds member `name` with its own password (one KDF, before the write).
@@ -89,7 +85,7 @@ impl Vault {
         via: &str,
     ) -> Result<(), VaultError> {
         self.team_member()?;
-        members::check_member_name(name).map_err(VaultError::NoMember)?;
+        members::check_member_name(name).map_err(VaultError::BadMemberName)?;
         if password.expose().trim().is_empty() {
             return Err(VaultError::EmptyPassword);
         }

@@ -451,7 +451,7 @@ impl Vault {
         if password.expose().trim().is_empty() {
             return Err(VaultError::EmptyPassword);
         }
-        members::check_member_name(member).map_err(VaultError::NoMember)?;
+        members::check_member_name(member).map_err(VaultError::BadMemberName)?;
         let data_key = Key32::random().map_err(|_| crate::crypto::CryptoError::Random)?;
         let vault_id = Uuid::new_v4();
         let vault_box = members::BoxKey::generate()?;

@@ -1,6 +1,6 @@
 //! The terminal commands: init, store, list, secret create; exit codes; help.
 
-use crate::common::{Env, contains, mode};
+use crate::common::{Env, contains, mode, stdout_ok};
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -233,4 +233,29 @@ fn secret_create_takes_the_name_like_rotate_and_delete() {
         env.file_bytes() == before,
         "a usage error changed the vault"
     );
+}
+
+/// Members belong to a team vault: on a vault file, with the right password,
+/// `member add|remove` is a usage error (exit 2) that says so, not "wrong
+/// password" or "locked" (exit 3), and nothing is written (the trail is as
+/// it was).
+#[test]
+fn member_commands_on_a_vault_file_are_usage_errors() {
+    let env = Env::new();
+    stdout_ok(&env.run(&["init"], ""));
+    stdout_ok(&env.run(&["store", "--service", "openai"], "sk-member-test"));
+    let before = stdout_ok(&env.run(&["audit", "--json"], ""));
+    let bob = env.with_password("bob's own password");
+    let bob = bob.display().to_string();
+    for args in [
+        &["member", "add", "bob", "--new-password-file", &bob][..],
+        &["member", "remove", "bob"][..],
+    ] {
+        let o = env.run(args, "");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        assert!(err.contains("members belong to a team vault"), "{err}");
+        assert!(!err.contains("wrong master password"), "{err}");
+    }
+    assert_eq!(stdout_ok(&env.run(&["audit", "--json"], "")), before);
 }
