@@ -5,6 +5,11 @@
 //! with crypto_secretbox under a data key wrapped by an Argon2id-derived master
 //! key, kept in one redb file, and never come back out to the model.
 //!
+//! The layers, and which module owns what, are in `docs/ARCHITECTURE.md`.
+//! Public here are the modules the tests, benches and fuzz targets reach
+//! (the vault and its store, argument parsing, the nouns in `model`); the
+//! process context (`app`) and the front ends are internal to the binary.
+//!
 //! ```no_run
 //! use credvault::{KdfParams, SecretString, Vault};
 //! # fn main() -> Result<(), credvault::VaultError> {
@@ -18,19 +23,19 @@
 //! # Ok(()) }
 //! ```
 
-pub mod app;
-pub mod catalog;
+pub(crate) mod app;
+pub(crate) mod catalog;
 pub mod crypto;
-pub mod entry;
+pub(crate) mod entry;
 pub mod error;
-pub mod http;
-pub mod mask;
-pub mod mcp;
+pub(crate) mod http;
+pub(crate) mod mask;
+pub(crate) mod mcp;
 pub mod model;
-pub mod net;
+pub(crate) mod net;
 pub mod secret;
 pub mod store;
-pub mod usage;
+pub(crate) mod usage;
 pub mod validate;
 pub mod vault;
 
@@ -39,8 +44,9 @@ pub use error::{ApiError, VaultError};
 pub use secret::SecretString;
 pub use vault::Vault;
 
+// The binary's command line; everything else it reaches through these.
 pub mod cli;
-pub mod config;
-pub mod fileperm;
+pub(crate) mod config;
+pub(crate) mod fileperm;
 pub mod logging;
-pub mod password;
+pub(crate) mod password;

@@ -23,8 +23,6 @@ use rmcp::model::{
 };
 use serde_json::Value;
 
-pub use crate::app::page_cache::PageKey;
-
 /// One result: structuredContent, its text block, and the serialised result
 /// per wire shape (without `resultType`, with `resultType: "complete"`).
 pub struct Rendering {

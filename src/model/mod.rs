@@ -18,7 +18,7 @@ mod time;
 
 pub use call_input::{
     Body, CallApi, DEFAULT_TIMEOUT_MS, HttpMethod, MAX_ENTRIES, MAX_REQUEST_BODY, MAX_TIMEOUT_MS,
-    MAX_URL, METHODS, RequestUrl, TimeoutMs,
+    METHODS, RequestUrl, TimeoutMs,
 };
 pub use caller::Caller;
 pub use credential_input::{CredentialSpec, ListCredentials, Selector, StoreCredential};
@@ -27,9 +27,9 @@ pub use credential_output::{
     StoreCredentialOutput,
 };
 pub use fields::{
-    BLANK, CredentialType, DEFAULT_NAME, HostList, Invalid, Label, MAX_ALLOWED_HOSTS,
-    MAX_NAME_CHARS, MAX_PROVIDER_CHARS, MAX_SECRET_NAME_CHARS, MAX_SERVICE_ID_CHARS,
-    MAX_VALUE_BYTES, Provider, SecretName, SecretValue, ServiceId, bounded, is_invisible,
+    BLANK, CredentialType, DEFAULT_NAME, Invalid, Label, MAX_ALLOWED_HOSTS, MAX_NAME_CHARS,
+    MAX_SERVICE_ID_CHARS, MAX_VALUE_BYTES, Provider, SecretName, SecretValue, ServiceId, bounded,
+    is_invisible,
 };
 pub use paging::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, PageSize};
 pub use secret_input::{CreateSecret, DeleteSecret, ListSecrets};

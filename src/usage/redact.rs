@@ -131,6 +131,7 @@ impl Redactor {
     }
 
     /// True when there is nothing to redact.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
@@ -208,6 +209,7 @@ impl Stream<'_> {
     }
 
     /// Bytes held back waiting for more input.
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.scan.held(self.pending.len())
     }

@@ -155,6 +155,7 @@ impl Scan {
     }
 
     /// Bytes kept but not yet emitted, of a buffer `len` long.
+    #[cfg(test)]
     pub fn held(&self, len: usize) -> usize {
         len - self.out_at
     }
