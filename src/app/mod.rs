@@ -11,6 +11,7 @@ mod error;
 mod outputs;
 pub mod page_cache;
 pub mod secrets;
+pub mod status;
 
 pub use context::{UnlockConfig, VaultAccess};
 pub use error::AppError;

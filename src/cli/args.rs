@@ -102,6 +102,12 @@ pub enum Command {
     Init,
     /// Serve the MCP tools (stdio by default)
     Serve(ServeArgs),
+    /// Which vault this is (id, store, member) and how much it holds
+    Status {
+        /// Print JSON instead of lines
+        #[arg(long)]
+        json: bool,
+    },
     /// List stored credentials (never values)
     List {
         /// Print JSON instead of a table

@@ -23,6 +23,7 @@ mod master_password;
 mod members;
 mod secrets;
 mod serve;
+mod status;
 mod tokens;
 
 pub use args::{Cli, Command, ExecArgs, MemberCommand, SecretCommand, ServeArgs, TokenCommand};
@@ -225,6 +226,7 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
         }
         Command::Secret(SecretCommand::Rotate { name }) => secrets::secret_rotate(settings, &name),
         Command::Init => init::init(settings),
+        Command::Status { json } => status::status(settings, json),
         Command::Serve(args) => serve::serve(settings, &args),
         Command::Token(cmd) => tokens::token(settings, cmd),
         Command::Member(MemberCommand::Add {

@@ -378,3 +378,11 @@ pub async fn delete_secret_002(
         Err(e) => envelope(e),
     }
 }
+
+/// `GET /api/v1/status` → 200 the vault's id, store and counts.
+pub async fn status(State(state): State<AppState>) -> Response {
+    match app::status::status(&state.access).await {
+        Ok(s) => axum::Json(s).into_response(),
+        Err(e) => envelope(e.into()),
+    }
+}

@@ -69,6 +69,7 @@ pub(super) fn authenticated(state: &AppState, mcp: McpService) -> Router<AppStat
             delete(rest::delete_secret_002),
         )
         .route("/api/v1/credentials", post(rest::create_credential_003))
+        .route("/api/v1/status", get(rest::status))
         .fallback(not_found);
     guarded(
         mcp,

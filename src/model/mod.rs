@@ -14,6 +14,7 @@ mod fields;
 mod paging;
 mod secret_input;
 mod secret_output;
+mod status;
 mod time;
 
 pub use call_input::{
@@ -34,4 +35,5 @@ pub use fields::{
 pub use paging::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, PageSize};
 pub use secret_input::{CreateSecret, DeleteSecret, ListSecrets};
 pub use secret_output::{CreateSecretOutput, DeleteSecretOutput, ListSecretsOutput, SecretItem};
+pub use status::VaultStatus;
 pub use time::rfc3339;

@@ -139,6 +139,11 @@ impl Metadata {
         )
     }
 
+    /// How many secrets there are.
+    pub fn secret_count(&self) -> usize {
+        self.0.secrets.len()
+    }
+
     /// The first credential `matches` accepts, without copying the others.
     pub fn find_credential(&self, matches: impl Fn(&Credential) -> bool) -> Option<Credential> {
         self.0.creds.iter().find(|c| matches(c)).cloned()

@@ -32,6 +32,7 @@ mod rekey_crash;
 mod replay;
 mod schemas;
 mod starvation;
+mod status;
 mod stdio;
 mod store;
 mod tamper;

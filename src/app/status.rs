@@ -1,0 +1,24 @@
+//! `status`: which vault this process serves and how much it holds.
+
+use super::{AppError, VaultAccess};
+use crate::model::VaultStatus;
+
+/// The vault's id, store and counts (after this process's bookkeeping writes).
+pub async fn status(access: &VaultAccess) -> Result<VaultStatus, AppError> {
+    access.settled().await;
+    access
+        .run(|v| {
+            let metadata = v.metadata()?;
+            let location = v.location();
+            let team = location.starts_with("postgres://") || location.starts_with("postgresql://");
+            Ok(VaultStatus {
+                vault_id: v.id().to_string(),
+                store: if team { "postgres" } else { "file" }.to_owned(),
+                location,
+                member: v.member().map(str::to_owned),
+                credentials: metadata.credentials().len(),
+                secrets: metadata.secret_count(),
+            })
+        })
+        .await
+}
