@@ -78,7 +78,7 @@ pub fn form(slot: &Slot, hosts: &str, error: Option<&str>) -> String {
             }
             textarea id="allowed_hosts" name="allowed_hosts" spellcheck="false" { (hosts) }
             label for="value" { "Key" }
-            input id="value" name="value" type="password" required maxlength="16384"
+            input id="value" name="value" type="password" required maxlength=(crate::model::MAX_VALUE_BYTES)
                 autocomplete="off" autocapitalize="off" spellcheck="false" autofocus;
             p class="hint" {
                 "Stored encrypted on this machine. The agent never sees it; it can only use it."

@@ -23,9 +23,9 @@ use super::page;
 use crate::app::VaultAccess;
 use crate::app::entry_desk::{Lookup, PageStarter, Slot, SlotState, Submit};
 use crate::error::ApiError;
+use crate::model::{MAX_VALUE_BYTES, SecretValue};
 use crate::secret::SecretString;
 use crate::usage::destination::{HostEntry, MAX_ALLOWED_HOSTS};
-use crate::validate::MAX_VALUE_BYTES;
 
 /// Largest form body read (a 16 KiB value percent-encoded, plus hosts).
 const MAX_FORM_BYTES: usize = 4 * MAX_VALUE_BYTES + 4096;
@@ -295,28 +295,36 @@ async fn submit(access: &VaultAccess, slot: &Slot, req: Request<Body>) -> Respon
             );
         }
     };
-    let mut value = form.value.unwrap_or_default();
-    value.trim_in_place();
-    let problem = if value.is_empty() {
-        Some("Enter the key.".to_owned())
-    } else if value.len() > MAX_VALUE_BYTES {
-        Some(format!("A key is at most {MAX_VALUE_BYTES} bytes."))
-    } else {
-        None
+    // The value's checks are store_credential's own (model::SecretValue);
+    // only their wording is the page's.
+    let value = match SecretValue::new(form.value.unwrap_or_default()) {
+        Ok(v) => v.into_secret(),
+        Err(invalid) => {
+            let msg = if invalid.kind == "too_long" {
+                format!("A key is at most {MAX_VALUE_BYTES} bytes.")
+            } else {
+                "Enter the key.".to_owned()
+            };
+            return html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page::form(slot, &form.hosts, Some(&msg)),
+            );
+        }
     };
     // A key pasted into the hosts box would be stored as a place to send it.
-    let problem = problem.or_else(|| {
-        let v = value.expose();
-        (v.len() >= 8
-            && hosts
-                .iter()
-                .any(|h| h.contains(v) || v.contains(h.as_str())))
-        .then(|| "A host looks like the key itself: put the key in the Key field only.".to_owned())
-    });
-    if let Some(msg) = problem {
+    let v = value.expose();
+    if v.len() >= 8
+        && hosts
+            .iter()
+            .any(|h| h.contains(v) || v.contains(h.as_str()))
+    {
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            page::form(slot, &form.hosts, Some(&msg)),
+            page::form(
+                slot,
+                &form.hosts,
+                Some("A host looks like the key itself: put the key in the Key field only."),
+            ),
         );
     }
     match crate::app::entry_desk::submit(access, slot, value, hosts.clone()).await {
