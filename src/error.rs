@@ -81,7 +81,7 @@ pub enum VaultError {
     /// this password opens (locked).
     #[error("{0}")]
     NoMember(String),
-    /// A team-vault operation (`member add|remove|list`) on a vault file,
+    /// A team-vault operation (`member add|list|remove`) on a vault file,
     /// which has one password and no members: a usage error.
     #[error(
         "this vault has one password and no members: members belong to a team vault (--store postgres://…)"

@@ -1,5 +1,5 @@
-//! Request guards, each a layer on the route group it protects (the router in
-//! `mod.rs` says which group gets which): the Host/Origin check
+//! Request guards, each a layer on the route group it protects (the route table
+//! in `routes.rs` says which group gets which): the Host/Origin check
 //! (DNS-rebinding protection) on every group, bearer tokens on the
 //! authenticated ones. Neither looks at the request's path: what differs
 //! between groups (the error shape, whether `Origin: null` is left to the

@@ -164,6 +164,7 @@ pub async fn serve(config: HttpConfig, access: VaultAccess) -> Result<(), HttpEr
     eprintln!("credvault: listening on http://{local}");
     // request_credential's page is served here when a browser on this machine
     // can reach this listener; otherwise it gets its own loopback listener.
+    access.entry().serve_on_demand(crate::entry::starter());
     if local.ip().is_loopback() {
         access.entry().serve_at(format!("http://{local}"));
     } else if local.ip().is_unspecified() {

@@ -139,8 +139,6 @@ impl CredVaultServer {
     }
 }
 
-impl CredVaultServer {}
-
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CredVaultServer {
     fn get_info(&self) -> ServerConfig {

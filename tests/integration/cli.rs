@@ -236,7 +236,7 @@ fn secret_create_takes_the_name_like_rotate_and_delete() {
 }
 
 /// Members belong to a team vault: on a vault file, with the right password,
-/// `member add|remove` is a usage error (exit 2) that says so, not "wrong
+/// `member add|list|remove` is a usage error (exit 2) that says so, not "wrong
 /// password" or "locked" (exit 3), and nothing is written (the trail is as
 /// it was).
 #[test]
@@ -249,6 +249,7 @@ fn member_commands_on_a_vault_file_are_usage_errors() {
     let bob = bob.display().to_string();
     for args in [
         &["member", "add", "bob", "--new-password-file", &bob][..],
+        &["member", "list"][..],
         &["member", "remove", "bob"][..],
     ] {
         let o = env.run(args, "");

@@ -444,3 +444,36 @@ async fn http_mode_serves_the_page_on_its_own_port_without_a_token() {
     assert!(!contains(listed.as_bytes(), &v));
     let _ = c.cancel().await;
 }
+
+/// A server bound to one non-loopback address (`--allow-remote`) cannot serve
+/// the page there (a browser on this machine is not its Host), so the link
+/// comes from a loopback listener of its own, and works. Run in a network
+/// namespace of its own: the address lives on its loopback only.
+#[tokio::test]
+async fn a_server_on_a_non_loopback_address_links_to_a_loopback_page() {
+    if !netns::isolated(
+        "entry::a_server_on_a_non_loopback_address_links_to_a_loopback_page",
+        Namespace {
+            local: &["192.0.2.10"],
+            ..Namespace::default()
+        },
+    ) {
+        return;
+    }
+    let h = Http::start_with(Env::new(), &["--http", "192.0.2.10:0", "--allow-remote"]);
+    assert!(h.base.starts_with("http://192.0.2.10:"), "{}", h.base);
+    let c = h.mcp(rmcp::ClientLifecycleMode::Initialize).await;
+    let r = call(
+        &c,
+        "request_credential",
+        json!({"service_id": "github", "credential_type": "bearer", "name": "remote"}),
+    )
+    .await;
+    assert!(!r.is_error, "{}", r.raw);
+    let url = r.body["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let v = typed(&h.env, "remote");
+    let (status, page) = submit(&url, &[("allowed_hosts", ""), ("value", &v)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let _ = c.cancel().await;
+}

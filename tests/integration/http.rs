@@ -62,10 +62,13 @@ impl Http {
                 c
             }
         };
-        cmd.args(["serve", "--http", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        // `extra` may name the address itself (`--http ADDR` first).
+        if extra.first() == Some(&"--http") {
+            cmd.arg("serve");
+        } else {
+            cmd.args(["serve", "--http", "127.0.0.1:0"]);
+        }
+        cmd.args(extra).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let base = crate::common::listening_base(&mut child);
         Self {
