@@ -1,11 +1,11 @@
 //! `store`, `list` and `delete`: credentials from the command line.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::{CliError, Settings, block_on, print_table, read_value};
 use crate::app;
 use crate::model::Caller;
-use crate::validate;
+use crate::validate::{self, DeleteCredentialArgs, StoreCredentialArgs};
 use crate::vault::Selector;
 
 /// `store`: a credential, its value read from the terminal or stdin.
@@ -17,26 +17,15 @@ pub(super) fn store(
     allowed_hosts: Vec<String>,
     auth_header: Option<String>,
 ) -> Result<(), CliError> {
-    let mut args = Map::new();
-    args.insert("service_id".into(), json!(service));
-    args.insert(
-        "credential_type".into(),
-        json!(crate::validate::CredentialType::from(credential_type).as_str()),
-    );
-    if let Some(name) = name {
-        args.insert("name".into(), json!(name));
+    let req = StoreCredentialArgs {
+        service_id: service,
+        credential_type: credential_type.into(),
+        credential_value: read_value("Credential value: ")?,
+        name,
+        allowed_hosts,
+        auth_header,
     }
-    if !allowed_hosts.is_empty() {
-        args.insert("allowed_hosts".into(), json!(allowed_hosts));
-    }
-    if let Some(h) = auth_header {
-        args.insert("auth_header".into(), json!(h));
-    }
-    args.insert(
-        "credential_value".into(),
-        Value::String(read_value("Credential value: ")?.take()),
-    );
-    let req = validate::store_credential(args)?;
+    .parse()?;
     let access = s.access()?;
     let stored = block_on(app::credentials::store_credential(
         &access,
@@ -59,11 +48,7 @@ pub(super) fn store(
 }
 
 pub(super) fn list(s: &Settings, as_json: bool, service: Option<String>) -> Result<(), CliError> {
-    let mut args = Map::new();
-    if let Some(service) = service {
-        args.insert("service_id".into(), json!(service));
-    }
-    let filter = validate::list_credentials(args)?;
+    let filter = validate::list_credentials_of(service)?;
     let access = s.access()?;
     let creds = block_on(app::credentials::all_credentials(&access, filter.filter))??;
     if as_json {
@@ -104,19 +89,18 @@ pub(super) fn delete(
     target: Option<String>,
     id: Option<String>,
 ) -> Result<(), CliError> {
-    let mut args = Map::new();
-    match (&target, &id) {
-        (_, Some(id)) => {
-            args.insert("id".into(), json!(id));
-        }
+    let args = match (&target, id) {
+        (_, Some(id)) => DeleteCredentialArgs::Id(id),
         (Some(t), None) => {
             let (service, name) = t.split_once('/').unwrap_or((t.as_str(), "default"));
-            args.insert("service_id".into(), json!(service));
-            args.insert("name".into(), json!(name));
+            DeleteCredentialArgs::Name {
+                service_id: service.to_owned(),
+                name: name.to_owned(),
+            }
         }
         (None, None) => return Err(CliError::Usage("give SERVICE[/NAME] or --id ID".into())),
-    }
-    let which = validate::delete_credential(args)?;
+    };
+    let which = args.parse()?;
     let access = s.access()?;
     match block_on(app::credentials::delete_credential(
         &access,

@@ -264,26 +264,15 @@ fn run_command(settings: &Settings, command: Command) -> Result<(), CliError> {
 }
 
 /// A value from the terminal (no echo) or, when piped, all of stdin.
-pub(crate) fn read_value(label: &str) -> Result<Taken, CliError> {
+pub(crate) fn read_value(label: &str) -> Result<SecretString, CliError> {
     if std::io::stdin().is_terminal() {
-        return Ok(Taken(password::ask(label)?));
+        return Ok(password::ask(label)?);
     }
     let mut buf = String::new();
     std::io::stdin()
         .read_to_string(&mut buf)
         .map_err(|e| CliError::Other(format!("reading the value from stdin: {e}")))?;
-    Ok(Taken(SecretString::new(buf)))
-}
-
-/// A secret about to be handed to the validator as a JSON string.
-pub(crate) struct Taken(SecretString);
-
-impl Taken {
-    /// The validator moves the string into a new [`SecretString`]; this copy is
-    /// wiped when `self` drops.
-    pub(crate) fn take(self) -> String {
-        self.0.expose().to_owned()
-    }
+    Ok(SecretString::new(buf))
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.

@@ -1,11 +1,11 @@
 //! `secret create|list|delete|rotate`: named secrets from the command line.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::{CliError, Settings, block_on, print_table, read_value};
 use crate::app;
 use crate::model::{Caller, SecretItem, rfc3339};
-use crate::validate;
+use crate::validate::{self, CreateSecretArgs};
 
 /// `secret create`: a named secret, its value read from the terminal or stdin.
 pub(super) fn secret_create(
@@ -17,14 +17,12 @@ pub(super) fn secret_create(
     // NAME or --name (clap refuses both); no --provider: guessed from NAME.
     let name = name.or(name_option).unwrap_or_default();
     let provider = provider.unwrap_or_else(|| crate::catalog::provider_for_secret_name(&name));
-    let mut args = Map::new();
-    args.insert("name".into(), json!(name));
-    args.insert("provider".into(), json!(provider));
-    args.insert(
-        "value".into(),
-        Value::String(read_value("Secret value: ")?.take()),
-    );
-    let req = validate::create_secret(args)?;
+    let req = CreateSecretArgs {
+        name,
+        provider,
+        value: read_value("Secret value: ")?,
+    }
+    .parse()?;
     let access = s.access()?;
     let s = block_on(app::secrets::create_secret(&access, &Caller::Cli, req))??;
     println!("created {} {} ({})", s.name, s.masked_value, s.id);
@@ -36,11 +34,7 @@ pub(super) fn secret_list(
     as_json: bool,
     provider: Option<String>,
 ) -> Result<(), CliError> {
-    let mut args = Map::new();
-    if let Some(p) = provider {
-        args.insert("provider".into(), json!(p));
-    }
-    let mut listing = validate::list_secrets(args)?;
+    let mut listing = validate::list_secrets_of(provider)?;
     listing.limit = usize::MAX;
     let access = s.access()?;
     let secrets = block_on(app::secrets::list_secrets(&access, listing))??.items;
@@ -82,9 +76,7 @@ pub(super) fn secret_list(
 }
 
 fn checked_name(name: &str) -> Result<String, CliError> {
-    let mut args = Map::new();
-    args.insert("name".into(), json!(name));
-    Ok(validate::delete_secret(args)?.name)
+    Ok(validate::secret_name(name)?)
 }
 
 pub(super) fn secret_delete(
@@ -128,14 +120,12 @@ pub(super) fn secret_rotate(s: &Settings, name: &str) -> Result<(), CliError> {
     let name = checked_name(name)?;
     let vault = s.open()?;
     // Validated like create_secret's value: trimmed, 1..=16 KiB.
-    let mut args = Map::new();
-    args.insert("name".into(), json!(name));
-    args.insert("provider".into(), json!("rotate"));
-    args.insert(
-        "value".into(),
-        Value::String(read_value("New secret value: ")?.take()),
-    );
-    let req = validate::create_secret(args)?;
+    let req = CreateSecretArgs {
+        name: name.clone(),
+        provider: "rotate".into(),
+        value: read_value("New secret value: ")?,
+    }
+    .parse()?;
     match vault.rotate_secret(&name, &req.value, "cli")? {
         Some(x) => {
             println!("rotated {} {} ({})", x.name, x.masked_value, x.id);

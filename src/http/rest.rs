@@ -24,10 +24,10 @@ use super::AppState;
 use super::reply::{envelope, seed000_error};
 use crate::app;
 use crate::error::ApiError;
-use crate::model::Caller;
 use crate::model::rfc3339;
+use crate::model::{Caller, CredentialType};
 use crate::secret::SecretString;
-use crate::validate::{self, StoreCredential};
+use crate::validate::{self, StoreCredential, StoreCredentialArgs};
 
 /// The body as a JSON object, or the error to answer with.
 fn object(body: Result<Bytes, BytesRejection>) -> Result<Option<Map<String, Value>>, ApiError> {
@@ -97,18 +97,20 @@ pub async fn create_credential_000(
     if blank(obj.get("service")) || blank(obj.get("name")) || blank(obj.get("key")) {
         return seed000_error(400, REQUIRED);
     }
-    let mut args = Map::new();
-    for (from, to) in [
-        ("service", "service_id"),
-        ("name", "name"),
-        ("key", "credential_value"),
-    ] {
-        if let Some(v) = obj.remove(from) {
-            args.insert(to.into(), v);
-        }
-    }
-    args.insert("credential_type".into(), json!("api_key"));
-    let req = match validate::store_credential(args) {
+    // All three are non-blank strings (checked above); moved, not copied.
+    let mut take = |k: &str| match obj.remove(k) {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let args = StoreCredentialArgs {
+        service_id: take("service"),
+        name: Some(take("name")),
+        credential_value: SecretString::new(take("key")),
+        credential_type: CredentialType::ApiKey,
+        allowed_hosts: Vec::new(),
+        auth_header: None,
+    };
+    let req = match args.parse() {
         Ok(r) => r,
         Err(e) => {
             return seed000_error(
@@ -253,15 +255,15 @@ pub async fn create_credential_003(
         e.kind = "bad_request";
         return envelope(e);
     }
-    let mut args = Map::new();
-    args.insert(
-        "service_id".into(),
-        json!(flowise_service(&credential_name)),
-    );
-    args.insert("credential_type".into(), json!("api_key"));
-    args.insert("credential_value".into(), json!(first));
-    args.insert("name".into(), json!(name));
-    let mut req: StoreCredential = match validate::store_credential(args) {
+    let args = StoreCredentialArgs {
+        service_id: flowise_service(&credential_name),
+        credential_type: CredentialType::ApiKey,
+        credential_value: SecretString::new(first.unwrap_or_default()),
+        name: Some(name.clone()),
+        allowed_hosts: Vec::new(),
+        auth_header: None,
+    };
+    let mut req: StoreCredential = match args.parse() {
         Ok(r) => r,
         Err(mut e) => {
             e.code = 400;
@@ -358,9 +360,7 @@ pub async fn delete_secret_002(
     Extension(caller): Extension<Caller>,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Response {
-    let mut args = Map::new();
-    args.insert("name".into(), json!(name));
-    let name = match validate::delete_secret(args).map(|d| d.name) {
+    let name = match validate::secret_name(&name) {
         Ok(n) => n,
         Err(e) => return envelope(e),
     };

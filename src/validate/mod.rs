@@ -235,6 +235,12 @@ pub(crate) fn paging(f: &mut Fields) -> (usize, Option<Cursor>) {
 mod secret;
 pub use secret::{delete_secret, list_secrets};
 
+mod args;
+pub use args::{
+    CreateSecretArgs, DeleteCredentialArgs, StoreCredentialArgs, list_credentials_of,
+    list_secrets_of, secret_name,
+};
+
 mod call_api;
 pub use call_api::call_api;
 
