@@ -3,6 +3,7 @@
 use super::{AppError, VaultAccess};
 use crate::model::Caller;
 use crate::model::{CreateSecret, ListSecrets};
+use crate::secret::SecretString;
 use crate::vault::{Deleted, Page, Secret};
 
 /// Creates the secret `input` describes (409 when the name is taken).
@@ -46,4 +47,27 @@ pub async fn delete_secret(
 ) -> Result<Option<Deleted>, AppError> {
     let via = caller.to_string();
     access.run(move |v| v.delete_secret(&name, &via)).await
+}
+
+/// Replaces the value of the secret named `name`; `None` when there is none.
+pub async fn rotate_secret(
+    access: &VaultAccess,
+    caller: &Caller,
+    name: String,
+    value: SecretString,
+) -> Result<Option<Secret>, AppError> {
+    let via = caller.to_string();
+    access
+        .run(move |v| v.rotate_secret(&name, &value, &via))
+        .await
+}
+
+/// Deletes the secret with id `id` (one its name no longer finds).
+pub async fn delete_secret_by_id(
+    access: &VaultAccess,
+    caller: &Caller,
+    id: uuid::Uuid,
+) -> Result<Option<Deleted>, AppError> {
+    let via = caller.to_string();
+    access.run(move |v| v.delete_secret_by_id(id, &via)).await
 }

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{CliError, Settings, emit, print_table};
+use super::{CliError, Settings, block_on, emit, print_table};
+use crate::app;
 use crate::error::exit;
 use crate::model::rfc3339;
 
@@ -24,9 +25,9 @@ pub(super) fn audit(
     since: Option<String>,
     verify: bool,
 ) -> Result<i32, CliError> {
-    let vault = s.open()?;
+    let access = s.access()?;
     if verify {
-        let report = vault.verify_audit()?;
+        let report = block_on(app::audit::verify(&access))??;
         if as_json {
             println!(
                 "{}",
@@ -60,7 +61,7 @@ pub(super) fn audit(
         return Ok(exit::FAILURE);
     }
     let since = since.as_deref().map(parse_since).transpose()?;
-    let entries = vault.audit_entries(since)?;
+    let entries = block_on(app::audit::entries(&access, since))??;
     if as_json {
         for e in &entries {
             emit(&serde_json::to_string(&entry_json(e)).unwrap_or_default());

@@ -2,11 +2,14 @@
 
 use std::path::Path;
 
-use super::{CliError, Settings};
+use super::{CliError, Settings, block_on};
+use crate::app;
+use crate::model::Caller;
 
 pub(super) fn backup(s: &Settings, to: &Path) -> Result<(), CliError> {
-    let vault = s.open()?;
-    vault.backup(to, "cli")?;
+    let access = s.access()?;
+    block_on(app::keys::backup(&access, &Caller::Cli, to.to_owned()))??;
+    let vault = block_on(access.vault())??;
     println!(
         "wrote a backup to {} ({})",
         to.display(),

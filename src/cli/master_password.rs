@@ -3,11 +3,14 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
-use super::{CliError, Settings, invalid};
+use super::{CliError, Settings, block_on, invalid};
+use crate::app::keys::NewLock;
+use crate::app::{self, VaultAccess};
 use crate::error::VaultError;
+use crate::model::Caller;
 use crate::password;
 use crate::secret::SecretString;
-use crate::vault::{Rekeyed, Relock};
+use crate::vault::Rekeyed;
 
 /// The new password: `--new-password-file`, else stdin's first line when it
 /// is not a terminal, else a prompt asked twice.
@@ -48,15 +51,17 @@ pub(super) fn passwd(
     rekdf: bool,
     rekey: bool,
 ) -> Result<(), CliError> {
-    let vault = s.open()?;
-    if rekey && vault.member().is_some() {
+    let access = s.access()?;
+    let member = block_on(access.vault())??.member().map(str::to_owned);
+    if rekey && member.is_some() {
         return Err(CliError::Usage(
             "passwd --rekey is for a vault file: in a team vault run `credvault passwd`, then `credvault rekey` (members keep their own passwords)".into(),
         ));
     }
     let new = new_password(file)?;
     if rekey {
-        let done = vault.rekey(Relock::NewPassword(&new, rekdf.then_some(s.kdf)), "cli")?;
+        let lock = NewLock::NewPassword(new, rekdf.then_some(s.kdf));
+        let done = block_on(app::keys::rekey(&access, &Caller::Cli, lock))??;
         println!(
             "changed the master password of {} and drew a new data key (the old password, even with a copy taken before, opens nothing written from now on); {}",
             s.location.describe(),
@@ -64,10 +69,15 @@ pub(super) fn passwd(
         );
         return Ok(());
     }
-    vault.change_password(&new, rekdf.then_some(s.kdf), "cli")?;
+    block_on(app::keys::change_password(
+        &access,
+        &Caller::Cli,
+        new,
+        rekdf.then_some(s.kdf),
+    ))??;
     println!(
         "changed the {} of {}; the old one no longer opens it",
-        match vault.member() {
+        match member {
             Some(m) => format!("password of member {m}"),
             None => "master password".into(),
         },
@@ -80,11 +90,12 @@ pub(super) fn passwd(
 /// vault file's is locked under the password that opened it (fresh salt).
 pub(super) fn rekey(s: &Settings) -> Result<(), CliError> {
     let (vault, pw) = s.unlock()?;
-    let relock = match vault.member() {
-        Some(_) => Relock::Members,
-        None => Relock::Password(&pw),
+    let lock = match vault.member() {
+        Some(_) => NewLock::Members,
+        None => NewLock::Password(pw),
     };
-    let done = vault.rekey(relock, "cli")?;
+    let access = VaultAccess::ready(vault);
+    let done = block_on(app::keys::rekey(&access, &Caller::Cli, lock))??;
     println!("{}", rekeyed(&done));
     Ok(())
 }

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
-use super::{CliError, Settings, master_password::new_password, print_table};
+use super::{CliError, Settings, block_on, master_password::new_password, print_table};
+use crate::app;
 use crate::error::VaultError;
+use crate::model::Caller;
 use crate::password::{self, Prompt};
 use crate::store::postgres::PgStore;
 use crate::vault::{DEFAULT_MEMBER, Vault};
@@ -32,9 +34,15 @@ pub(super) fn init(s: &Settings, url: &str) -> Result<(), CliError> {
 
 pub(super) fn member_add(s: &Settings, name: &str, file: Option<PathBuf>) -> Result<(), CliError> {
     crate::vault::members::check_member_name(name).map_err(CliError::Usage)?;
-    let vault = s.open()?;
+    let access = s.access()?;
     let pw = new_password(file)?;
-    vault.member_add(name, &pw, s.kdf, "cli")?;
+    block_on(app::members::add_member(
+        &access,
+        &Caller::Cli,
+        name.to_owned(),
+        pw,
+        s.kdf,
+    ))??;
     println!(
         "added member {name}: they open the vault with --member {name} (CREDVAULT_MEMBER={name}) and their own password"
     );
@@ -42,9 +50,8 @@ pub(super) fn member_add(s: &Settings, name: &str, file: Option<PathBuf>) -> Res
 }
 
 pub(super) fn member_list(s: &Settings) -> Result<(), CliError> {
-    let vault = s.open()?;
-    let rows: Vec<[String; 2]> = vault
-        .members()?
+    let access = s.access()?;
+    let rows: Vec<[String; 2]> = block_on(app::members::list_members(&access))??
         .into_iter()
         .map(|m| {
             let note = if m.default { "default" } else { "" };
@@ -56,8 +63,12 @@ pub(super) fn member_list(s: &Settings) -> Result<(), CliError> {
 }
 
 pub(super) fn member_remove(s: &Settings, name: &str) -> Result<(), CliError> {
-    let vault = s.open()?;
-    if !vault.member_remove(name, "cli")? {
+    let access = s.access()?;
+    if !block_on(app::members::remove_member(
+        &access,
+        &Caller::Cli,
+        name.to_owned(),
+    ))?? {
         return Err(CliError::Other(format!("no member named {name}")));
     }
     println!(

@@ -91,7 +91,8 @@ pub(super) fn secret_delete(
                 crate::validate::bounded(&id, 64)
             ))
         })?;
-        return match s.open()?.delete_secret_by_id(id, "cli")? {
+        let access = s.access()?;
+        return match block_on(app::secrets::delete_secret_by_id(&access, &Caller::Cli, id))?? {
             Some(d) => {
                 println!("deleted {} ({})", d.name, d.id);
                 Ok(())
@@ -118,7 +119,7 @@ pub(super) fn secret_delete(
 
 pub(super) fn secret_rotate(s: &Settings, name: &str) -> Result<(), CliError> {
     let name = checked_name(name)?;
-    let vault = s.open()?;
+    let access = s.access()?;
     // Validated like create_secret's value: trimmed, 1..=16 KiB.
     let req = CreateSecretArgs {
         name: name.clone(),
@@ -126,7 +127,12 @@ pub(super) fn secret_rotate(s: &Settings, name: &str) -> Result<(), CliError> {
         value: read_value("New secret value: ")?,
     }
     .parse()?;
-    match vault.rotate_secret(&name, &req.value, "cli")? {
+    match block_on(app::secrets::rotate_secret(
+        &access,
+        &Caller::Cli,
+        name.clone(),
+        req.value,
+    ))?? {
         Some(x) => {
             println!("rotated {} {} ({})", x.name, x.masked_value, x.id);
             Ok(())
