@@ -15,6 +15,15 @@ pub async fn create_token(
     access.run(move |v| v.create_token(&name, &via)).await
 }
 
+/// The token `presented` is, if it is one (a keyed-hash lookup; on the
+/// caller's task for a vault file).
+pub async fn check_token(
+    access: &VaultAccess,
+    presented: String,
+) -> Result<Option<TokenInfo>, AppError> {
+    access.read(move |v| v.check_token(&presented)).await
+}
+
 /// Every token's metadata (never a value).
 pub async fn list_tokens(access: &VaultAccess) -> Result<Vec<TokenInfo>, AppError> {
     access.run(|v| v.list_tokens()).await

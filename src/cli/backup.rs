@@ -9,11 +9,11 @@ use crate::model::Caller;
 pub(super) fn backup(s: &Settings, to: &Path) -> Result<(), CliError> {
     let access = s.access()?;
     block_on(app::keys::backup(&access, &Caller::Cli, to.to_owned()))??;
-    let vault = block_on(access.vault())??;
+    let member = block_on(app::status::member(&access))??;
     println!(
         "wrote a backup to {} ({})",
         to.display(),
-        match vault.member() {
+        match member {
             Some(_) =>
                 "a vault file: each member's password opens it with --vault FILE --member NAME",
             None => "the same master password opens it",

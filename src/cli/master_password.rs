@@ -52,7 +52,7 @@ pub(super) fn passwd(
     rekey: bool,
 ) -> Result<(), CliError> {
     let access = s.access()?;
-    let member = block_on(access.vault())??.member().map(str::to_owned);
+    let member = block_on(app::status::member(&access))??;
     if rekey && member.is_some() {
         return Err(CliError::Usage(
             "passwd --rekey is for a vault file: in a team vault run `credvault passwd`, then `credvault rekey` (members keep their own passwords)".into(),

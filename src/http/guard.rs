@@ -202,9 +202,7 @@ pub async fn authenticate(
         );
     };
     // One keyed-hash lookup: on this task for the vault file.
-    let checked = state
-        .access
-        .read(move |v| v.check_token(&token))
+    let checked = crate::app::tokens::check_token(&state.access, token)
         .await
         .map_err(ApiError::from);
     match checked {

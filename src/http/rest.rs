@@ -272,7 +272,9 @@ pub async fn create_credential_003(
         }
     };
     req.attachment = plain.map(|m| SecretString::new(Value::Object(m).to_string()));
-    let workspace = state.access.vault().await.map(|v| v.id().to_string());
+    let workspace = app::status::vault_id(&state.access)
+        .await
+        .map_err(ApiError::from);
     match (
         app::credentials::store_credential(&state.access, &caller, req)
             .await
