@@ -53,6 +53,27 @@ fn big_vault(n: usize) -> Env {
 
 /// What a vault opened after a kill shows: rekeyed or not, and consistent
 /// either way (every record opens and matches the trail).
+/// Exactly one of the old and the new password opens the vault, it holds
+/// every record (see [`check_after_kill`]), and the new one opens it exactly
+/// when the key was changed; returns whether it was.
+fn one_password_opens(
+    old: Result<Vault, credvault::VaultError>,
+    new: Result<Vault, credvault::VaultError>,
+    n: usize,
+    what: &str,
+) -> bool {
+    assert!(
+        old.is_ok() != new.is_ok(),
+        "{what}: old {:?} new {:?}",
+        old.as_ref().err(),
+        new.as_ref().err()
+    );
+    let by_new = new.is_ok();
+    let rekeyed = check_after_kill(&old.or(new).unwrap(), n, what);
+    assert_eq!(rekeyed, by_new, "{what}: password and key change together");
+    rekeyed
+}
+
 fn check_after_kill(v: &Vault, n: usize, what: &str) -> bool {
     let entries = v.audit_entries(None).unwrap();
     let rekeyed = entries
@@ -134,18 +155,7 @@ fn rekey_killed_at_any_point_leaves_one_consistent_key() {
                 assert!(new.is_err(), "{what}");
                 check_after_kill(&old.unwrap_or_else(|e| panic!("{what}: {e}")), N, &what)
             }
-            _ => {
-                assert!(
-                    old.is_ok() != new.is_ok(),
-                    "{what}: old {:?} new {:?}",
-                    old.as_ref().err(),
-                    new.as_ref().err()
-                );
-                let by_new = new.is_ok();
-                let rekeyed = check_after_kill(&old.or(new).unwrap(), N, &what);
-                assert_eq!(rekeyed, by_new, "{what}: password and key change together");
-                rekeyed
-            }
+            _ => one_password_opens(old, new, N, &what),
         };
         if rekeyed {
             new_key += 1;
@@ -184,16 +194,7 @@ fn power_cut_during_a_rekey_leaves_the_old_key_or_the_new() {
         write_private(&probe, image);
         let open = |pw: &str| Vault::open(&probe, &SecretString::from(pw));
         let (old, new) = (open(PASSWORD), open(NEW_PASSWORD));
-        assert!(
-            old.is_ok() != new.is_ok(),
-            "{what}: old {:?} new {:?}",
-            old.as_ref().err(),
-            new.as_ref().err()
-        );
-        let by_new = new.is_ok();
-        let rekeyed = check_after_kill(&old.or(new).unwrap(), N, what);
-        assert_eq!(rekeyed, by_new, "{what}");
-        if by_new {
+        if one_password_opens(old, new, N, what) {
             new_seen += 1;
         } else {
             old_seen += 1;

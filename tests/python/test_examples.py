@@ -10,14 +10,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from test_sdk import BIN, vault_env  # noqa: F401
+
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-BIN = os.environ.get("CREDVAULT_BIN", os.path.join(ROOT, "target", "debug", "credvault"))
+
 RUST_EXAMPLE = os.environ.get("CREDVAULT_RMCP_EXAMPLE",
                               os.path.join(os.path.dirname(BIN), "examples", "rmcp_client"))
 # The values the examples store: none may come back in their output.
@@ -28,25 +29,6 @@ VALUES = ["sk-example-not-a-real-key-0123456789", "ghp_example_not_a_real_token_
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-@pytest.fixture
-def vault_env():
-    with tempfile.TemporaryDirectory() as d:
-        pw = os.path.join(d, "password")
-        with open(pw, "w") as f:
-            f.write("examples password\n")
-        os.chmod(pw, 0o600)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": d,
-            "CREDVAULT_PATH": os.path.join(d, "data", "vault.redb"),
-            "CREDVAULT_PASSWORD_FILE": pw,
-            "CREDVAULT_KDF_MEMORY_MIB": "8",
-            "CREDVAULT_KDF_ITERATIONS": "1",
-        }
-        subprocess.run([BIN, "init"], env=env, check=True, capture_output=True)
-        yield env
 
 
 def run_example(argv, env):
