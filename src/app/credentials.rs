@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::page_cache::PageKey;
 use super::{AppError, VaultAccess};
-use crate::error::{ApiError, VaultError};
+use crate::error::VaultError;
 use crate::model::Caller;
 use crate::model::{ListCredentials, Selector, StoreCredential};
 use crate::vault::{Credential, Deleted, Metadata, Page, Stored};
@@ -32,7 +32,7 @@ pub async fn list_credentials<T, R>(
 ) -> Result<Arc<T>, AppError>
 where
     T: Send + Sync + 'static,
-    R: FnOnce(&Page<Credential>) -> Result<T, ApiError> + Send + 'static,
+    R: FnOnce(&Page<Credential>) -> Result<T, VaultError> + Send + 'static,
 {
     access.settled().await;
     let service = input.filter.map(|s| s.id);
@@ -56,13 +56,12 @@ where
             let metadata = v.metadata()?;
             let key = key(&metadata);
             if let Some(hit) = cache.pages().get::<T>(&key) {
-                return Ok(Ok(hit));
+                return Ok(hit);
             }
             let page = metadata.credentials_page(key.1.as_deref(), key.2, key.3);
-            Ok(render(&page).map(|r| cache.pages().put(key, Arc::new(r))))
+            Ok(cache.pages().put(key, Arc::new(render(&page)?)))
         })
-        .await?
-        .map_err(AppError::Api)
+        .await
 }
 
 /// Every credential's metadata, oldest first, rendered by `render` from the

@@ -14,7 +14,7 @@ use super::rendered::Rendering;
 use super::schema::{input_schema, output_schema};
 use super::server::{CredVaultServer, ToolError, binding, complete, logged};
 use crate::app;
-use crate::error::ApiError;
+use crate::error::VaultError;
 use crate::model::{
     self, Caller, CredentialItem, DeleteCredentialOutput, ListCredentialsOutput,
     StoreCredentialOutput,
@@ -96,11 +96,8 @@ impl CredVaultServer {
                 credentials: page.items.iter().map(CredentialItem::from).collect(),
                 next_cursor: page.next.map(|c| c.encode()),
             };
-            let value = serde_json::to_value(&out).map_err(|e| {
-                ApiError::from(crate::error::VaultError::Storage(format!(
-                    "encoding the list: {e}"
-                )))
-            })?;
+            let value = serde_json::to_value(&out)
+                .map_err(|e| VaultError::Storage(format!("encoding the list: {e}")))?;
             let text = value.to_string();
             Ok(Rendering::new(value, text))
         })
