@@ -19,12 +19,10 @@ pub async fn status(access: &VaultAccess) -> Result<VaultStatus, AppError> {
     access
         .run(|v| {
             let metadata = v.metadata()?;
-            let location = v.location();
-            let team = location.starts_with("postgres://") || location.starts_with("postgresql://");
             Ok(VaultStatus {
                 vault_id: v.id().to_string(),
-                store: if team { "postgres" } else { "file" }.to_owned(),
-                location,
+                store: v.store_kind().to_owned(),
+                location: v.location(),
                 member: v.member().map(str::to_owned),
                 credentials: metadata.credentials().len(),
                 secrets: metadata.secret_count(),

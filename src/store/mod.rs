@@ -106,6 +106,8 @@ pub trait Store: Send + Sync {
     fn write(&self) -> Result<Box<dyn Write + '_>, StoreError>;
     /// Where it is, for messages (a path, or a URL without its password).
     fn location(&self) -> String;
+    /// Which engine: `file` (redb) or `postgres`.
+    fn kind(&self) -> &'static str;
     /// Whether a short read is cheap enough to run on an async task (a local
     /// file: page-cache reads, at most waiting out another process's commit)
     /// rather than a blocking thread (a database over a connection).

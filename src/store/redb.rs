@@ -367,6 +367,10 @@ impl Store for RedbStore {
         self.path.display().to_string()
     }
 
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
     fn reads_are_local(&self) -> bool {
         true
     }

@@ -45,6 +45,11 @@ impl AuditedStore {
         self.0.location()
     }
 
+    /// See [`Store::kind`].
+    pub(super) fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
     /// See [`Store::reads_are_local`].
     pub(super) fn reads_are_local(&self) -> bool {
         self.0.reads_are_local()

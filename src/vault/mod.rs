@@ -104,6 +104,11 @@ impl Vault {
         self.store.location()
     }
 
+    /// Which store holds it: `file` or `postgres`.
+    pub fn store_kind(&self) -> &'static str {
+        self.store.kind()
+    }
+
     /// Whether short reads may run on an async task (see
     /// [`crate::store::Store::reads_are_local`]).
     pub fn reads_are_local(&self) -> bool {

@@ -57,3 +57,30 @@ async fn status_names_the_vault_and_counts_it_the_same_on_the_cli_and_over_http(
         assert!(!contains(out, "marker"), "a value in the status output");
     }
 }
+
+/// On a team vault, `status` names the store `postgres`, the database URL
+/// without its password, and the member whose password opened it.
+#[test]
+fn status_of_a_team_vault_names_postgres_and_the_member() {
+    let env = Env::new();
+    let Some((_pg, url)) = crate::team::team(&env, "team_status") else {
+        return;
+    };
+    let text = stdout_ok(&crate::team::run_team(
+        &env,
+        &url,
+        &["status", "--json"],
+        "",
+    ));
+    let st: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(st["store"], "postgres", "{st}");
+    assert!(
+        st["location"].as_str().unwrap().starts_with("postgres://"),
+        "{st}"
+    );
+    assert_eq!(st["member"], "owner", "{st}");
+    assert_eq!(
+        (st["credentials"].as_u64(), st["secrets"].as_u64()),
+        (Some(0), Some(0))
+    );
+}

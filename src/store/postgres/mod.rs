@@ -498,4 +498,8 @@ impl Store for PgStore {
     fn location(&self) -> String {
         self.location.clone()
     }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
 }
