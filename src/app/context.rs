@@ -101,21 +101,19 @@ impl VaultAccess {
                 let _ = tokio::task::spawn_blocking(unlock_task).await;
             });
         }
-        Self {
-            kick,
-            rx,
-            outbound: Arc::new(Outbound::new(None)),
-            pending: Arc::default(),
-            entry: Arc::default(),
-            pages: Arc::default(),
-        }
+        Self::over(rx, kick)
     }
 
     /// A context over a vault already open (the CLI): no unlock runs.
     pub fn ready(vault: Vault) -> Self {
         let (_, rx) = watch::channel(Some(Ok(Arc::new(vault))));
+        Self::over(rx, Arc::default())
+    }
+
+    /// A fresh context around an unlock's outcome `rx` (woken early by `kick`).
+    fn over(rx: watch::Receiver<UnlockState>, kick: Arc<tokio::sync::Notify>) -> Self {
         Self {
-            kick: Arc::new(tokio::sync::Notify::new()),
+            kick,
             rx,
             outbound: Arc::new(Outbound::new(None)),
             pending: Arc::default(),
